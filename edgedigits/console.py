@@ -1,0 +1,33 @@
+"""Terminal output: progress bars and tables (rich), written to stderr so stdout stays machine-readable."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+err = Console(stderr=True)
+if not err.is_terminal:  # logs and CI: wide enough for the tables, no wrapping at 80 columns
+    err = Console(stderr=True, width=140)
+
+
+@contextlib.contextmanager
+def progress_bar(label: str, total: float | None, unit: str = "") -> Iterator:
+    """Yield ``advance(n)``; shows bytes for unit="B", else a counter."""
+    counter = DownloadColumn() if unit == "B" else MofNCompleteColumn()
+    columns = (TextColumn("{task.description}"), BarColumn(), counter, TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=not err.is_terminal) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n=1: progress.advance(task, n)
+
+
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console: Console = err) -> None:
+    grid = Table(title=title, title_justify="left")
+    for i, name in enumerate(headers):
+        grid.add_column(name, justify="left" if i == 0 else "right")
+    for row in rows:
+        grid.add_row(*(str(cell) for cell in row))
+    console.print(grid)

@@ -1,0 +1,76 @@
+"""Accuracy, per-class precision/recall and the confusion matrix, plus the provenance written next to them."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.console import err, table
+from edgedigits.preprocess import to_model_input
+
+
+def predict_keras(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
+    """Class probabilities (N, 10) for uint8 digits, through the shared preprocessing."""
+    return np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0))
+
+
+def classification_report(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> dict:
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (y_true, y_pred), 1)
+    tp = np.diag(confusion)
+    predicted, actual = confusion.sum(0), confusion.sum(1)
+    precision = np.divide(tp, predicted, out=np.zeros(num_classes), where=predicted > 0)
+    recall = np.divide(tp, actual, out=np.zeros(num_classes), where=actual > 0)
+    return {
+        "samples": int(len(y_true)),
+        "accuracy": float(tp.sum() / max(1, len(y_true))),
+        "errors": int(len(y_true) - tp.sum()),
+        "per_class": [
+            {"digit": d, "support": int(actual[d]), "precision": float(precision[d]), "recall": float(recall[d])}
+            for d in range(num_classes)
+        ],
+        "confusion": confusion.tolist(),
+    }
+
+
+def print_report(report: dict, title: str) -> None:
+    rows = [
+        (c["digit"], c["support"], f"{c['precision'] * 100:.2f}", f"{c['recall'] * 100:.2f}")
+        for c in report["per_class"]
+    ]
+    table(title, ["digit", "support", "precision %", "recall %"], rows)
+    confusion = report["confusion"]
+    table("confusion matrix (rows: true, columns: predicted)", ["", *map(str, range(10))],
+          [[str(i), *row] for i, row in enumerate(confusion)])
+    err.print(
+        f"accuracy [bold]{report['accuracy'] * 100:.2f}%[/] "
+        f"({report['samples'] - report['errors']:,}/{report['samples']:,}, {report['errors']} errors)"
+    )
+
+
+def library_versions() -> dict:
+    versions = {"python": platform.python_version()}
+    for dist in ("edgedigits", "numpy", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxruntime",
+                 "tf2onnx", "ai-edge-litert", "opencv-python-headless"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        proc = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+            cwd=Path(__file__).resolve().parent,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout.strip() or None if proc.returncode == 0 else None

@@ -1,0 +1,109 @@
+"""Model registry: each architecture is a functional Keras model that maps (N, 28, 28, 1) in [0, 1] to 10 probabilities.
+
+Inference models hold no augmentation layers (augmentation lives in the training input pipeline).
+Bundled, trained models sit next to this file as ``NAME.keras``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edgedigits.preprocess import INPUT_SHAPE
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+
+
+@dataclass(frozen=True)
+class Arch:
+    name: str
+    build: Callable
+    description: str
+    params: int  # exact trainable + non-trainable count, checked by the tests
+
+
+ARCHS: dict[str, Arch] = {}
+
+
+def register(name: str, params: int, description: str):
+    def wrap(fn):
+        ARCHS[name] = Arch(name, fn, description, params)
+        return fn
+
+    return wrap
+
+
+def build(name: str):
+    if name not in ARCHS:
+        from edgedigits.errors import EdgeDigitsError
+
+        raise EdgeDigitsError(f"unknown architecture {name!r}; choose from {', '.join(ARCHS)}")
+    return ARCHS[name].build()
+
+
+def load_keras(path: Path):
+    """Load a .keras model for inference, with a one-line error for anything that is not one."""
+    import zipfile
+
+    from edgedigits.deps import tensorflow
+    from edgedigits.errors import EdgeDigitsError
+
+    path = Path(path)
+    if not path.is_file():
+        raise EdgeDigitsError(f"model file not found: {path}")
+    if not zipfile.is_zipfile(path):
+        raise EdgeDigitsError(f"{path} is not a Keras model (.keras files are zip archives)")
+    tensorflow()
+    import keras
+
+    try:
+        return keras.models.load_model(path, compile=False)
+    except Exception as exc:  # Keras raises many types for a damaged archive
+        raise EdgeDigitsError(f"{path} is not a valid Keras model ({type(exc).__name__}: {exc})") from None
+
+
+def bundled(name: str, suffix: str = ".keras") -> Path:
+    return BUNDLED_DIR / f"{name}{suffix}"
+
+
+@register("seed", params=887_530, description="the Kaggle Digit Recognizer CNN (Conv32x2-Conv64x2-Dense256)")
+def seed():
+    from keras import Input, Model, layers
+
+    inputs = Input(INPUT_SHAPE, name="input")
+    x = layers.Conv2D(32, 5, padding="same", activation="relu")(inputs)
+    x = layers.Conv2D(32, 5, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+    x = layers.MaxPooling2D(2, strides=2)(x)
+    x = layers.Dropout(0.25)(x)
+    x = layers.Flatten()(x)
+    x = layers.Dense(256, activation="relu")(x)
+    x = layers.Dropout(0.5)(x)
+    outputs = layers.Dense(10, activation="softmax", dtype="float32", name="probs")(x)
+    return Model(inputs, outputs, name="seed")
+
+
+@register("micro", params=43_226, description="a small CNN for microcontrollers (int8 under 80 KB)")
+def micro():
+    from keras import Input, Model, layers
+
+    def conv_bn(x, filters):
+        x = layers.Conv2D(filters, 3, use_bias=False)(x)
+        x = layers.BatchNormalization()(x)
+        return layers.ReLU()(x)
+
+    inputs = Input(INPUT_SHAPE, name="input")
+    x = conv_bn(inputs, 16)  # 26x26
+    x = conv_bn(x, 32)  # 24x24
+    x = layers.MaxPooling2D(2)(x)  # 12x12
+    x = conv_bn(x, 32)  # 10x10
+    x = conv_bn(x, 64)  # 8x8
+    x = layers.MaxPooling2D(2)(x)  # 4x4
+    x = layers.Dropout(0.3)(x)
+    x = layers.Flatten()(x)
+    outputs = layers.Dense(10, activation="softmax", dtype="float32", name="probs")(x)
+    return Model(inputs, outputs, name="micro")

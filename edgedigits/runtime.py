@@ -1,0 +1,170 @@
+"""One predict API over every model format, chosen by file suffix from the formats table.
+
+``load(path).predict(digits)`` takes uint8 digits (white on black, 28x28) and returns (N, 10) probabilities.
+Loading a .tflite or .onnx never imports TensorFlow: .tflite runs on ai-edge-litert (then tflite_runtime,
+then tf.lite as fallbacks), .onnx on onnxruntime. Quantized inputs and outputs are handled here.
+"""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.deps import silenced_native_output
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.formats import RUNTIME_BY_SUFFIX
+from edgedigits.preprocess import to_model_input
+
+
+def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
+
+
+def check_tflite_bytes(blob: bytes, where: str) -> None:
+    """Cheap structural checks before a flatbuffer reaches the interpreter (malformed ones can segfault it)."""
+    if len(blob) < 16 or blob[4:8] != b"TFL3":
+        raise EdgeDigitsError(f"{where} is not a TFLite model (no TFL3 identifier)")
+    root = struct.unpack_from("<I", blob, 0)[0]
+    if not 8 <= root <= len(blob) - 4:
+        raise EdgeDigitsError(f"{where} is a corrupt TFLite model (root table offset {root} outside the file)")
+    vtable = root - struct.unpack_from("<i", blob, root)[0]
+    if not 0 <= vtable <= len(blob) - 4:
+        raise EdgeDigitsError(f"{where} is a corrupt TFLite model (vtable offset outside the file)")
+    vt_size = struct.unpack_from("<H", blob, vtable)[0]
+    if vt_size < 4 or vtable + vt_size > len(blob):
+        raise EdgeDigitsError(f"{where} is a corrupt or truncated TFLite model")
+
+
+def _tflite_interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "ai-edge-litert"
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter
+
+        return Interpreter, "tflite-runtime"
+    except ImportError:
+        pass
+    try:
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, "tensorflow"
+    except ImportError:
+        raise EdgeDigitsError(
+            "no TFLite runtime is installed; install it with: pip install 'edgedigits[runtime]'"
+        ) from None
+
+
+class Classifier:
+    """A loaded model. ``predict`` takes uint8 digits and returns float32 probabilities."""
+
+    path: Path
+    backend: str
+    input_dtype: str
+    input_quantization: tuple[float, int] | None = None
+    output_quantization: tuple[float, int] | None = None
+
+    def predict(self, digits: np.ndarray) -> np.ndarray:
+        x = to_model_input(digits)
+        return self._run(x) if len(x) else np.zeros((0, 10), np.float32)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+class TFLiteClassifier(Classifier):
+    def __init__(self, path: Path, threads: int | None = None):
+        blob = path.read_bytes()
+        check_tflite_bytes(blob, str(path))
+        cls, self.backend = _tflite_interpreter_class()
+        try:
+            with silenced_native_output():  # LiteRT announces its XNNPACK delegate on fd 2
+                self.interpreter = cls(model_content=blob, num_threads=threads)
+                self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise EdgeDigitsError(f"{path} could not be loaded by {self.backend}: {exc}") from None
+        self.path = path
+        self._in = self.interpreter.get_input_details()[0]
+        self._out = self.interpreter.get_output_details()[0]
+        self.input_dtype = np.dtype(self._in["dtype"]).name
+        if self._in["dtype"] in (np.int8, np.uint8):
+            self.input_quantization = tuple(self._in["quantization"])
+        if self._out["dtype"] in (np.int8, np.uint8):
+            self.output_quantization = tuple(self._out["quantization"])
+        self._batch = int(self._in["shape"][0])
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        if self.input_quantization:
+            x = _quantize(x, self._in["dtype"], *self.input_quantization)
+        if len(x) != self._batch:
+            self.interpreter.resize_tensor_input(self._in["index"], [len(x), *x.shape[1:]])
+            self.interpreter.allocate_tensors()
+            self._batch = len(x)
+        self.interpreter.set_tensor(self._in["index"], x)
+        self.interpreter.invoke()
+        out = self.interpreter.get_tensor(self._out["index"])
+        if self.output_quantization:
+            scale, zero_point = self.output_quantization
+            out = (out.astype(np.float32) - zero_point) * np.float32(scale)
+        return out.astype(np.float32, copy=False)
+
+
+class OnnxClassifier(Classifier):
+    backend = "onnxruntime"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise EdgeDigitsError("onnxruntime is not installed; install it with: pip install 'edgedigits[runtime]'") from None
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for bad files
+            raise EdgeDigitsError(f"{path} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
+        self.path = path
+        self._input = self.session.get_inputs()[0].name
+        self.input_dtype = "float32"
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self._input: x})[0].astype(np.float32, copy=False)
+
+
+class KerasClassifier(Classifier):
+    backend = "keras"
+    input_dtype = "float32"
+
+    def __init__(self, path: Path, threads: int | None = None):
+        from edgedigits.models import load_keras
+
+        self.path = path
+        self.model = load_keras(path)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict(x, batch_size=1024, verbose=0), dtype=np.float32)
+
+
+_CLASSES = {"litert": TFLiteClassifier, "onnxruntime": OnnxClassifier, "keras": KerasClassifier}
+
+
+def load(path: str | Path, threads: int | None = None) -> Classifier:
+    """Load a model file for inference; the runtime is chosen by its suffix."""
+    path = Path(path)
+    kind = RUNTIME_BY_SUFFIX.get(path.suffix)
+    if kind is None:
+        raise EdgeDigitsError(f"{path}: unknown model format; expected .tflite, .onnx or .keras")
+    if not path.is_file():
+        raise EdgeDigitsError(f"model file not found: {path}")
+    if path.stat().st_size == 0:
+        raise EdgeDigitsError(f"{path} is empty")
+    return _CLASSES[kind](path, threads=threads)

@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from edgedigits import models
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.preprocess import to_model_input
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHS))
+def test_registry_param_counts_and_io(name):
+    model = models.build(name)
+    assert model.count_params() == models.ARCHS[name].params
+    assert tuple(model.input_shape) == (None, 28, 28, 1)
+    probs = np.asarray(model(to_model_input(np.zeros((3, 28, 28), np.uint8))))
+    assert probs.shape == (3, 10)
+    np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
+
+
+def test_seed_is_the_kaggle_cnn():
+    model = models.build("seed")
+    assert model.count_params() == 887_530
+    convs = [(layer.filters, layer.kernel_size) for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert convs == [(32, (5, 5)), (32, (5, 5)), (64, (3, 3)), (64, (3, 3))]
+    dropouts = [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"]
+    assert dropouts == [0.25, 0.25, 0.5]
+    assert [layer.units for layer in model.layers if type(layer).__name__ == "Dense"] == [256, 10]
+
+
+@pytest.mark.parametrize("name", sorted(models.ARCHS))
+def test_inference_models_hold_no_augmentation(name):
+    kinds = {type(layer).__name__ for layer in models.build(name).layers}
+    assert not any(k.startswith("Random") for k in kinds), kinds
+
+
+def test_micro_fits_a_microcontroller():
+    assert models.ARCHS["micro"].params <= 60_000
+
+
+def test_unknown_arch():
+    with pytest.raises(EdgeDigitsError, match="unknown architecture"):
+        models.build("resnet")
+
+
+def test_preprocess_contract():
+    digits = np.array([[0, 255]] * 14 * 28, np.uint8).reshape(28, 28)
+    x = to_model_input(digits)
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    with pytest.raises(ValueError, match="uint8"):
+        to_model_input(digits.astype(np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        to_model_input(np.zeros((2, 27, 28), np.uint8))

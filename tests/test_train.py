@@ -1,0 +1,120 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.train import TrainConfig, finish, split_train_val, train
+from tests.conftest import DATA, ROOT, needs_mnist
+
+pytestmark = needs_mnist
+
+
+def test_tiny_run_outputs(tiny_run, mnist, tmp_path):
+    model_path, state = tiny_run
+    out = model_path.parent
+    metrics = finish(out, mnist, state, ["train", "--limit", "2000"])
+    assert metrics["params"] == 887_530
+    assert 0.5 < metrics["accuracy"] <= 1.0  # one epoch on 1,800 images already learns something
+    assert len(metrics["per_class"]) == 10 and sum(c["support"] for c in metrics["per_class"]) == 10000
+    assert np.array(metrics["confusion"]).sum() == 10000
+    assert metrics["data"]["official_mnist"] and metrics["data"]["md5"]["t10k-images-idx3-ubyte"]
+    assert {"python", "numpy", "keras"} <= metrics["versions"].keys()
+    assert metrics["command"].startswith("edgedigits train")
+    for name in ("model.keras", "history.json", "metrics.json", "curves.png", "confusion.png", "errors.png",
+                 "class_counts.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert json.loads((out / "metrics.json").read_text())["accuracy"] == metrics["accuracy"]
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 1 and len(history["val_accuracy"]) == 1
+
+
+def test_shipped_model_has_no_optimizer_state(tiny_run):
+    import keras
+
+    model = keras.models.load_model(tiny_run[0])
+    assert getattr(model, "optimizer", None) is None
+    assert tiny_run[0].stat().st_size < (tiny_run[0].parent / "checkpoint" / "last.keras").stat().st_size / 2
+
+
+def test_same_seed_same_weights(tmp_path):
+    cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
+    a, _, _ = train(cfg, tmp_path / "a", data=DATA, verbose=0)
+    b, _, _ = train(cfg, tmp_path / "b", data=DATA, verbose=0)
+    import keras
+
+    wa = keras.models.load_model(a).get_weights()
+    wb = keras.models.load_model(b).get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(wa, wb))
+
+
+def test_existing_run_needs_resume(tmp_path):
+    (tmp_path / "state.json").write_text("{}")
+    with pytest.raises(EdgeDigitsError, match="--resume"):
+        train(TrainConfig(arch="micro", epochs=1, limit=100), tmp_path, data=DATA, verbose=0)
+    with pytest.raises(EdgeDigitsError, match="nothing to resume"):
+        train(TrainConfig(arch="micro", epochs=1, limit=100), tmp_path / "empty", data=DATA, resume=True)
+
+
+def test_val_split_is_seeded_and_disjoint():
+    images = np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8)
+    labels = np.arange(100) % 10
+    (tx, ty), (vx, vy) = split_train_val(images, labels, 0.2, seed=1)
+    (tx2, _), _ = split_train_val(images, labels, 0.2, seed=1)
+    assert len(vx) == 20 and len(tx) == 80
+    np.testing.assert_array_equal(tx, tx2)
+    assert not set(map(bytes, tx)) & set(map(bytes, vx))
+
+
+def _epochs_done(out):
+    try:
+        return json.loads((out / "state.json").read_text())["epoch"]
+    except (OSError, ValueError, KeyError):
+        return 0
+
+
+def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "edgedigits", "train", "--arch", "micro", "--epochs", "3", "--limit", "3000",
+            "--batch-size", "32", "--distribute", "none", "--out", str(out)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while _epochs_done(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = _epochs_done(out)
+    assert 1 <= done < 3, f"the run should have been killed mid-way, state says epoch {done}"
+    before = json.loads((out / "state.json").read_text())["history"]
+    assert not (out / "model.keras").exists()
+
+    resumed = subprocess.run(args + ["--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"resuming {out} after epoch {done}" in " ".join(resumed.stderr.split())
+    history = json.loads((out / "history.json").read_text())
+    assert len(history["loss"]) == 3
+    assert history["loss"][:done] == before["loss"][:done]  # nothing recomputed, nothing lost
+    assert (out / "metrics.json").exists()
+
+
+def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
+    script = textwrap.dedent(f"""
+        import tensorflow as tf
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        from edgedigits.train import TrainConfig, make_strategy, train
+        assert make_strategy("mirrored").num_replicas_in_sync == 2
+        cfg = TrainConfig(arch="micro", epochs=1, batch_size=64, limit=512, distribute="mirrored")
+        path, _, state = train(cfg, {str(tmp_path)!r}, data={DATA!r}, verbose=0)
+        print("REPLICAS-OK", state["epoch"], path.exists())
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "REPLICAS-OK 1 True" in proc.stdout
+    assert "2 replica(s)" in " ".join(proc.stderr.split())

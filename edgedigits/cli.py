@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import click
+import numpy as np
 
 from edgedigits import __version__
 from edgedigits.deps import require, tensorflow
@@ -72,6 +73,18 @@ def train(arch, epochs, batch_size, lr, seed, val_split, label_smoothing, no_aug
         copy_run_as_bundled(out, state["config"]["arch"], models.BUNDLED_DIR)
 
 
+MODEL_HELP = "Model file (.tflite, .onnx or .keras) [default: the bundled seed model, int8 TFLite]."
+
+
+def _load_model(model: Path | None, threads: int | None = None):
+    from edgedigits import runtime
+
+    path = model or runtime.default_model()
+    if path.suffix == ".keras":
+        tensorflow()
+    return runtime.load(path, threads=threads)
+
+
 @cli.command()
 @click.argument("model", required=False, type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--data", type=str, default=None, help=DATA_HELP)
@@ -80,28 +93,140 @@ def train(arch, epochs, batch_size, lr, seed, val_split, label_smoothing, no_aug
 def evaluate(model, data, split, as_json):
     """Accuracy, per-class precision/recall and confusion matrix of MODEL on MNIST.
 
-    MODEL defaults to the bundled seed model (edgedigits/models/seed.keras).
+    MODEL is any format (.keras, .onnx, .tflite); it defaults to the bundled seed model.
     """
     import json
 
     from edgedigits import data as mnist
-    from edgedigits import models
-    from edgedigits.evaluate import classification_report, predict_keras, print_report
+    from edgedigits.evaluate import classification_report, print_report
 
-    model = model or models.bundled("seed")
-    if not model.is_file():
-        raise EdgeDigitsError(f"model file not found: {model}")
-    if model.suffix != ".keras":
-        raise EdgeDigitsError(f"{model}: only .keras models can be evaluated in this version")
-    net = models.load_keras(model)
+    classifier = _load_model(model)
     part = mnist.load(data).split(split)
     if part.labels is None:
         raise EdgeDigitsError(f"the {split} split of the data has no labels")
-    report = classification_report(part.labels, predict_keras(net, part.images).argmax(1))
-    report["model"] = str(model)
-    print_report(report, title=f"{model} on the MNIST {split} set")
+    probs = np.concatenate([classifier.predict(part.images[i : i + 1000]) for i in range(0, len(part), 1000)])
+    report = classification_report(part.labels, probs.argmax(1))
+    report["model"] = str(classifier.path)
+    report["runtime"] = classifier.backend
+    print_report(report, title=f"{classifier.path} ({classifier.backend}) on the MNIST {split} set")
     if as_json:
         click.echo(json.dumps(report))
+
+
+def _image_paths(paths: tuple[Path, ...]) -> list[Path]:
+    from edgedigits.camera import IMAGE_SUFFIXES
+
+    found = []
+    for path in paths:
+        if path.is_dir():
+            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise EdgeDigitsError(f"no such file or directory: {path}")
+    return found
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help=MODEL_HELP)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line on stdout.")
+@click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write copies of the images with boxes and labels drawn on them into this directory.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Drop digits the model is less sure of.")
+@click.option("--kaggle", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Kaggle Digit Recognizer test.csv: classify its 28x28 digits and write a submission (-o).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("submission.csv"),
+              show_default=True, help="Submission file for --kaggle.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
+def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads):
+    """Find and read the handwritten digits in images (files or folders).
+
+    \b
+    Each image gives its digits with boxes (pixels: x, y, w, h) and the numbers they form, e.g.
+      {"image": "a.jpg", "digits": [{"box": [..], "digit": 2, "confidence": 0.99}], "numbers": [{"text": "2024", ..}]}
+    """
+    import json
+
+    from edgedigits.camera import annotate as draw
+    from edgedigits.vision import read_frame
+
+    classifier = _load_model(model, threads)
+    if kaggle:
+        from edgedigits.data import load_kaggle_csv
+
+        images = load_kaggle_csv(kaggle).split("test").images
+        labels = np.concatenate([classifier.predict(images[i : i + 1000]) for i in range(0, len(images), 1000)])
+        tmp = output.with_name(f".{output.name}.tmp")
+        tmp.write_text("ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels.argmax(1), 1)))
+        tmp.replace(output)
+        click.echo(f"wrote {len(images):,} predictions to {output}", err=True)
+        return
+    if not paths:
+        raise click.UsageError("give image files or folders (or --kaggle test.csv)")
+    import cv2
+
+    files = _image_paths(paths)
+    if annotate:
+        annotate.mkdir(parents=True, exist_ok=True)
+    for path in files:
+        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if frame is None:
+            raise EdgeDigitsError(f"{path} is not a readable image")
+        detections, numbers = read_frame(frame, classifier, min_confidence)
+        if as_json:
+            click.echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
+                                   "numbers": [n.to_json() for n in numbers]}))
+        else:
+            click.echo(f"{path}: {' '.join(n.text for n in numbers) or '(no digits)'}")
+        if annotate:
+            cv2.imwrite(str(annotate / path.name), draw(frame, detections, numbers))
+
+
+def _roi(value):
+    if value is None:
+        return None
+    try:
+        x, y, w, h = (int(v) for v in value.split(","))
+    except ValueError:
+        raise click.BadParameter("use x,y,w,h in pixels, e.g. 100,50,400,300") from None
+    if w <= 0 or h <= 0 or x < 0 or y < 0:
+        raise click.BadParameter("x, y must be >= 0 and w, h > 0")
+    return (x, y, w, h)
+
+
+@cli.command()
+@click.option("--source", default="0", show_default=True,
+              help="picam (Pi CSI camera via picamera2), a V4L2 index or /dev/videoN, a video file, an rtsp:// or "
+              "http:// URL, or an image folder.")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help=MODEL_HELP)
+@click.option("--json", "as_json", is_flag=True,
+              help="One JSON line per frame: digits, numbers, fps and ms per stage (capture, preprocess, infer, total).")
+@click.option("--show", is_flag=True, help="Open a window with the overlay (needs a desktop).")
+@click.option("--serve", metavar="[HOST:]PORT", default=None,
+              help="Stream an MJPEG preview over HTTP (binds 127.0.0.1 unless a host is given).")
+@click.option("--record", type=click.Path(dir_okay=False), default=None, help="Write the annotated video (.mp4).")
+@click.option("--roi", callback=lambda ctx, param, v: _roi(v), default=None, metavar="X,Y,W,H",
+              help="Only look inside this rectangle (pixels).")
+@click.option("--max-fps", type=click.FloatRange(min=0, min_open=True), default=None, help="Limit the frame rate.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
+@click.option("--smooth", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Vote each digit's label over its last N frames (1 = off).")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
+def camera(source, model, as_json, show, serve, record, roi, max_fps, max_frames, smooth, min_confidence, threads):
+    """Read handwritten digits from a camera or video, frame by frame.
+
+    Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
+    The end of a file exits 0 with a summary (frames, mean fps, digits per frame).
+    """
+    from edgedigits.camera import CameraOptions, run
+
+    serve = f"127.0.0.1:{serve}" if serve and serve.isdigit() else serve
+    options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, record=record, roi=roi,
+                            max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence)
+    run(options, _load_model(model, threads))
 
 
 @cli.command("export")

@@ -22,3 +22,39 @@ def to_model_input(digits: np.ndarray) -> np.ndarray:
     if arr.ndim != 4 or arr.shape[1:] != INPUT_SHAPE:
         raise ValueError(f"digits must have shape (N, 28, 28[, 1]), got {np.asarray(digits).shape}")
     return arr.astype(np.float32) / np.float32(255.0)
+
+
+def normalize_digit(ink: np.ndarray) -> np.ndarray:
+    """Normalise one digit the way MNIST was built: 28x28 uint8, white on black.
+
+    ``ink`` is a crop where ink is bright and the background 0 (any size, grey levels kept). The tight
+    bounding box of the ink is scaled to fit 20x20 with its aspect ratio kept (area resampling keeps the
+    anti-aliasing), then placed in a 28x28 field so that its centre of mass sits at the centre.
+    """
+    import cv2
+
+    ink = np.asarray(ink, dtype=np.float32)
+    field = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    ys, xs = np.nonzero(ink > 0)
+    if len(ys) == 0:
+        return field.astype(np.uint8)
+    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    h, w = crop.shape
+    scale = 20.0 / max(h, w)
+    new_h, new_w = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(crop, (new_w, new_h), interpolation=interpolation)
+    peak = float(small.max())
+    if peak <= 0:
+        return field.astype(np.uint8)
+    small *= 255.0 / peak
+    mass = small.sum()
+    cy = (small.sum(1) * np.arange(new_h)).sum() / mass
+    cx = (small.sum(0) * np.arange(new_w)).sum() / mass
+    # MNIST's centre of mass sits at (14, 14) in 0-based pixels (measured over its test set: 13.98, 14.01).
+    top = int(round(14.0 - cy))
+    left = int(round(14.0 - cx))
+    top = min(max(top, 0), IMAGE_SIZE - new_h)
+    left = min(max(left, 0), IMAGE_SIZE - new_w)
+    field[top : top + new_h, left : left + new_w] = small
+    return np.clip(np.round(field), 0, 255).astype(np.uint8)

@@ -168,3 +168,14 @@ def load(path: str | Path, threads: int | None = None) -> Classifier:
     if path.stat().st_size == 0:
         raise EdgeDigitsError(f"{path} is empty")
     return _CLASSES[kind](path, threads=threads)
+
+
+def default_model() -> Path:
+    """The bundled seed model: int8 TFLite, or the ONNX one when no TFLite runtime is installed."""
+    from edgedigits.models import bundled
+
+    try:
+        _tflite_interpreter_class()
+        return bundled("seed", ".int8.tflite")
+    except EdgeDigitsError:
+        return bundled("seed", ".onnx")

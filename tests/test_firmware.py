@@ -42,7 +42,7 @@ def test_resolver_holds_exactly_the_model_ops(firmware):
     ops = inspect(model.read_bytes(), str(model))["ops"]
     assert sorted(registered) == sorted(resolver_method(op) for op in ops)
     assert len(registered) == len(set(registered))
-    assert f"MicroMutableOpResolver<kNumOps>" in text and f"kNumOps = {len(ops)};" in text
+    assert "MicroMutableOpResolver<kNumOps>" in text and f"kNumOps = {len(ops)};" in text
 
 
 @pytest.mark.skipif(shutil.which("g++") is None, reason="g++ not installed")

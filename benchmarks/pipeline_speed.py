@@ -1,0 +1,95 @@
+"""Camera-pipeline speed on one core: 640x480 frames with 10 digits, capture excluded.
+
+    python benchmarks/pipeline_speed.py [--model PATH] [--frames 200] [--digits 10]
+
+Pins the process to one CPU, sets OpenCV and the runtime to one thread, warms up, then times every frame
+(preprocess = everything but inference; infer = the classifier calls). Writes
+benchmarks/results/pipeline_speed.{json,md}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", help="model file(s) [default: bundled seed and micro int8]")
+    parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--digits", type=int, default=10)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+
+    if hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
+    import cv2
+
+    cv2.setNumThreads(1)
+    from edgedigits import data, runtime, scenes
+    from edgedigits.camera import TimedClassifier, process
+    from edgedigits.models import bundled
+
+    models = [Path(m) for m in args.model] if args.model else [bundled("seed", ".int8.tflite"),
+                                                               bundled("micro", ".int8.tflite")]
+    ds = data.load()
+    rng = np.random.default_rng(0)
+    frames = [scenes.make_scene(rng, ds.test.images, ds.test.labels, n=args.digits) for _ in range(args.frames)]
+    rows = []
+    for model in models:
+        clf = TimedClassifier(runtime.load(model, threads=1))
+        for scene in frames[:10]:  # warm-up, discarded
+            process(scene.image, clf)
+        stages = {"preprocess": [], "infer": [], "total": []}
+        found = 0
+        for scene in frames:
+            start = time.perf_counter()
+            detections, ms = process(scene.image, clf)
+            stages["total"].append((time.perf_counter() - start) * 1000)
+            stages["preprocess"].append(ms["preprocess"])
+            stages["infer"].append(ms["infer"])
+            found += len(detections)
+        row = {"model": model.name, "runtime": clf.classifier.backend, "frames": len(frames),
+               "digits_per_frame": found / len(frames)}
+        for stage, values in stages.items():
+            row[f"{stage}_mean_ms"] = float(np.mean(values))
+            row[f"{stage}_p50_ms"] = float(np.percentile(values, 50))
+            row[f"{stage}_p90_ms"] = float(np.percentile(values, 90))
+        rows.append(row)
+        print(f"{model.name}: total p50 {row['total_p50_ms']:.2f} ms (preprocess {row['preprocess_p50_ms']:.2f}, "
+              f"infer {row['infer_p50_ms']:.2f}), {row['digits_per_frame']:.1f} digits/frame")
+
+    system = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), "python": platform.python_version(),
+              "opencv": cv2.__version__, "threads": 1, "frame": "640x480", "digits": args.digits}
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "pipeline_speed.json").write_text(json.dumps({"system": system, "rows": rows}, indent=2) + "\n")
+    lines = [f"# Camera pipeline, one core ({system['date']}, {system['cpu']})", "",
+             f"640x480 frames with {args.digits} digits, capture excluded, {args.frames} frames after 10 warm-up.",
+             "Command: `python benchmarks/pipeline_speed.py`", "",
+             "| model | runtime | digits/frame | preprocess p50 ms | infer p50 ms | total p50 ms | total p90 ms |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['runtime']} | {r['digits_per_frame']:.1f} | {r['preprocess_p50_ms']:.2f} | "
+              f"{r['infer_p50_ms']:.2f} | {r['total_p50_ms']:.2f} | {r['total_p90_ms']:.2f} |" for r in rows]
+    (args.out / "pipeline_speed.md").write_text("\n".join(lines) + "\n")
+
+
+def _cpu() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+if __name__ == "__main__":
+    main()

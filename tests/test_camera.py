@@ -1,0 +1,164 @@
+import io
+import json
+import urllib.request
+
+import numpy as np
+import pytest
+
+from edgedigits import runtime, scenes
+from edgedigits.camera import CameraOptions, MjpegServer, Source, run
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.models import bundled
+from tests.conftest import needs_mnist, run_cli
+
+pytestmark = needs_mnist
+
+DIGIT_KEYS = {"box", "digit", "confidence"}
+
+
+@pytest.fixture(scope="module")
+def scene_files(mnist, tmp_path_factory):
+    import cv2
+
+    rng = np.random.default_rng(21)
+    folder = tmp_path_factory.mktemp("scenes")
+    made = []
+    for i in range(3):
+        scene = scenes.make_scene(rng, mnist.test.images, mnist.test.labels, n=6)
+        cv2.imwrite(str(folder / f"scene{i}.png"), scene.image)
+        made.append(scene)
+    return folder, made
+
+
+@pytest.fixture(scope="module")
+def clip(mnist, tmp_path_factory):
+    """A 3-second clip of one still scene, written with cv2.VideoWriter."""
+    import cv2
+
+    scene = scenes.make_scene(np.random.default_rng(3), mnist.test.images, mnist.test.labels, n=8)
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (640, 480))
+    rng = np.random.default_rng(0)
+    for _ in range(30):
+        noisy = np.clip(scene.image.astype(np.int16) + rng.integers(-3, 4, scene.image.shape), 0, 255)
+        writer.write(noisy.astype(np.uint8))
+    writer.release()
+    return path, scene
+
+
+def test_camera_reads_a_video_file(clip):
+    path, scene = clip
+    proc = run_cli("camera", "--source", path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert len(lines) == 30
+    for i, frame in enumerate(lines):
+        assert frame["frame"] == i and isinstance(frame["timestamp"], float)
+        assert set(frame["ms"]) == {"capture", "preprocess", "infer", "total"}
+        assert frame["fps"] > 0
+        for digit in frame["digits"]:
+            assert set(digit) == DIGIT_KEYS and len(digit["box"]) == 4 and 0 <= digit["digit"] <= 9
+        for number in frame["numbers"]:
+            assert set(number) == {"text", "box"}
+    truth = sorted(scene.labels)
+    hits = sum(sorted(d["digit"] for d in frame["digits"]) == truth for frame in lines)
+    assert hits >= 27, f"only {hits}/30 frames read {truth}"
+    assert "30 frames" in proc.stderr  # the summary at the end of the file
+
+
+def test_predict_json_schema_and_annotate(scene_files, tmp_path):
+    folder, made = scene_files
+    proc = run_cli("predict", folder, "--json", "--annotate", tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    results = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r["image"].rsplit("/", 1)[-1] for r in results] == ["scene0.png", "scene1.png", "scene2.png"]
+    for result, scene in zip(results, made):
+        assert set(result) == {"image", "digits", "numbers"}
+        assert sorted(d["digit"] for d in result["digits"]) == sorted(scene.labels)
+        assert "".join(n["text"] for n in result["numbers"]) == "".join(scene.numbers)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["scene0.png", "scene1.png", "scene2.png"]
+
+
+def test_kaggle_submission(mnist, tmp_path):
+    images = mnist.test.images[:200]
+    rows = [",".join(f"pixel{i}" for i in range(784))]
+    rows += [",".join(map(str, img.reshape(-1))) for img in images]
+    (tmp_path / "test.csv").write_text("\n".join(rows) + "\n")
+    out = tmp_path / "submission.csv"
+    proc = run_cli("predict", "--kaggle", tmp_path / "test.csv", "-o", out)
+    assert proc.returncode == 0, proc.stderr
+    lines = out.read_text().splitlines()
+    assert lines[0] == "ImageId,Label" and len(lines) == 201 and lines[1].startswith("1,")
+    predicted = np.array([int(line.split(",")[1]) for line in lines[1:]])
+    assert np.mean(predicted == mnist.test.labels[:200]) >= 0.98
+
+
+@pytest.mark.parametrize("suffix,content", [
+    (".tflite", b"\x00" * 64),
+    (".tflite", None),  # truncated real model
+    (".tflite", b"\x1c\x00\x00\x00TFL3" + b"\xff" * 200),  # right identifier, offsets outside the file
+    (".onnx", b"this is not protobuf at all \x00\x01\x02"),
+    (".onnx", b""),
+])
+def test_corrupt_models_give_one_line(tmp_path, suffix, content):
+    path = tmp_path / f"bad{suffix}"
+    path.write_bytes(bundled("seed", ".int8.tflite").read_bytes()[:5000] if content is None else content)
+    with pytest.raises(EdgeDigitsError):
+        runtime.load(path)
+    proc = run_cli("predict", "--model", path, tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and str(path) in proc.stderr
+
+
+def test_missing_source_and_bad_roi(tmp_path):
+    proc = run_cli("camera", "--source", tmp_path / "nope.mp4")
+    assert proc.returncode == 1 and "no such camera, file or folder" in proc.stderr
+    proc = run_cli("camera", "--roi", "1,2,3")
+    assert proc.returncode == 2 and "x,y,w,h" in proc.stderr
+
+
+def test_mjpeg_preview_binds_loopback():
+    server = MjpegServer("0")  # port 0: any free port, host defaults to 127.0.0.1
+    try:
+        assert server.url.startswith("http://127.0.0.1:")
+        server.publish(np.zeros((48, 64, 3), np.uint8))
+        with urllib.request.urlopen(server.url, timeout=10) as resp:
+            assert resp.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+            server.publish(np.full((48, 64, 3), 255, np.uint8))
+            chunk = resp.read(200)
+        assert b"--frame" in chunk and b"image/jpeg" in chunk
+    finally:
+        server.close()
+
+
+class _Flaky(Source):
+    """A live source that drops once, then comes back."""
+
+    live = True
+
+    def __init__(self, frame):
+        self.frame, self.calls, self.reopened = frame, 0, 0
+
+    def read(self):
+        self.calls += 1
+        return None if self.calls == 2 else self.frame
+
+    def reopen(self):
+        self.reopened += 1
+
+
+def test_reconnects_after_a_drop(monkeypatch, clip):
+    import cv2
+
+    from edgedigits import camera
+
+    cap = cv2.VideoCapture(str(clip[0]))
+    ok, frame = cap.read()
+    cap.release()
+    flaky = _Flaky(frame)
+    monkeypatch.setattr(camera, "open_source", lambda spec: flaky)
+    out = io.StringIO()
+    summary = run(CameraOptions(source="x", json_lines=True, max_frames=3), runtime.load(bundled("seed", ".int8.tflite")),
+                  out=out)
+    assert flaky.reopened == 1 and summary["frames"] == 3
+    assert len(out.getvalue().splitlines()) == 3

@@ -264,6 +264,76 @@ def export_cmd(model, formats, int8, calib, out, min_agreement, verify_samples, 
         raise EdgeDigitsError(f"{len(result['failed'])} format(s) failed: {failed} (details in {manifest})")
 
 
+def _int_list(ctx, param, value):
+    try:
+        items = tuple(int(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter("use comma-separated integers, e.g. 1,2") from None
+    if not items or min(items) < 1:
+        raise click.BadParameter("values must be positive integers")
+    return items
+
+
+@cli.command()
+@click.option("--model", default=None, metavar="NAME|FILES",
+              help="A bundled model name (seed, micro) or comma-separated model files [default: seed].")
+@click.option("--formats", multiple=True, metavar="LIST", help="Formats to run [default: all seven].")
+@click.option("--runtimes", default=None, metavar="LIST",
+              help="Comma-separated: ai-edge-litert, tflite-runtime, onnxruntime, keras [default: all installed].")
+@click.option("--threads", default="1,2", show_default=True, callback=_int_list, help="Thread counts to run.")
+@click.option("--batch", default="1,64", show_default=True, callback=_int_list,
+              help="Latency batch (must be 1) and throughput batch.")
+@click.option("--runs", type=click.IntRange(min=1), default=100, show_default=True, help="Minimum timed runs.")
+@click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True, help="Untimed runs first.")
+@click.option("--min-time", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Minimum seconds of timed runs per row.")
+@click.option("--samples", type=click.IntRange(min=1), default=10000, show_default=True,
+              help="MNIST test digits for accuracy.")
+@click.option("--pipeline", is_flag=True, help="Also time the camera pipeline (1, 5, 10, 20 digits per frame).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("runs/bench"),
+              show_default=True, help="Directory for bench.json, bench.csv, bench.md and bench.png.")
+@click.option("--min-accuracy", type=click.FloatRange(0, 100), default=None,
+              help="Accuracy floor in percent: exit 1 if any row that ran falls below it (a CI gate).")
+@click.option("--data", type=str, default=None, help=DATA_HELP)
+def bench(model, formats, runtimes, threads, batch, runs, warmup, min_time, samples, pipeline, out, min_accuracy,
+          data):
+    """Which file and runtime to put on a device: accuracy, size, load time, latency, throughput, memory.
+
+    Runs every format from the formats table on every installed runtime, each (format, runtime, threads)
+    in its own process. Formats missing from the bundle are exported into ~/.cache/edgedigits/exports
+    (needs edgedigits[train]); a format that cannot run becomes a ❌ row.
+    """
+    from edgedigits import bench as benchmark
+    from edgedigits.console import table
+    from edgedigits.formats import FORMATS, parse_formats
+
+    if len(batch) != 2 or batch[0] != 1:
+        raise click.BadParameter("give --batch 1,N: latency is measured at batch 1", param_hint="--batch")
+    requested = [n.strip() for item in formats for n in item.split(",") if n.strip()]
+    names = list(FORMATS)
+    if requested and requested != ["all"]:
+        exported = [n for n in requested if n != "keras"]
+        names = (["keras"] if "keras" in requested else []) + (
+            [f for f in parse_formats(exported) if f != "micro"] if exported else [])
+    wanted = [r.strip() for r in runtimes.split(",")] if runtimes else None
+    known = {"ai-edge-litert", "tflite-runtime", "onnxruntime", "keras"}
+    if wanted and set(wanted) - known:
+        raise click.BadParameter(f"unknown runtime {sorted(set(wanted) - known)[0]!r}", param_hint="--runtimes")
+    options = benchmark.BenchOptions(formats=names, runtimes=wanted, threads=threads, batches=batch, runs=runs,
+                                     warmup=warmup, min_time=min_time, samples=samples, pipeline=pipeline,
+                                     min_accuracy=None if min_accuracy is None else min_accuracy / 100)
+    report = benchmark.run_bench(options, model=model, data=data)
+    benchmark.write_reports(report, out)
+    system = report["system"]
+    table(f"edgedigits bench: {system['cpu']} ({system['cores']} cores; {', '.join(system['isa'])})",
+          benchmark.TERMINAL, benchmark.terminal_rows(report))
+    click.echo(f"wrote bench.json, bench.csv, bench.md and bench.png to {out}", err=True)
+    low = [r for r in report["rows"] if r["status"] == "low"]
+    if min_accuracy is not None and low:
+        raise EdgeDigitsError(f"{len(low)} row(s) below --min-accuracy {min_accuracy}%: "
+                              + ", ".join(f"{r['format']}/{r['runtime']}/{r['threads']}t" for r in low))
+
+
 def main() -> None:
     try:
         cli.main(prog_name="edgedigits", standalone_mode=False)

@@ -27,7 +27,7 @@ def progress_bar(label: str, total: float | None, unit: str = "") -> Iterator:
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console: Console = err) -> None:
     grid = Table(title=title, title_justify="left")
     for i, name in enumerate(headers):
-        grid.add_column(name, justify="left" if i == 0 else "right")
+        grid.add_column(name, justify="left" if i == 0 else "right", overflow="ellipsis", no_wrap=True)
     for row in rows:
         grid.add_row(*(str(cell) for cell in row))
     console.print(grid)

@@ -267,7 +267,8 @@ def export(
     keras_accuracy = float(np.mean(reference.argmax(1) == labels))
 
     manifest = {
-        "source": {"file": model_path.name, "sha256": sha256(model_path), "accuracy": keras_accuracy},
+        "source": {"file": model_path.name, "sha256": sha256(model_path), "accuracy": keras_accuracy,
+                   "params": keras_model.count_params(), "macs": models.count_macs(keras_model)},
         "labels": list(range(10)),
         "calibration": {"samples": len(calib), "seed": 0, "stratified": True, "split": "train"},
         "verify": {"samples": n, "split": "test", "data_md5": ds.md5, "min_agreement": min_agreement},

@@ -38,27 +38,37 @@ def check_tflite_bytes(blob: bytes, where: str) -> None:
         raise EdgeDigitsError(f"{where} is a corrupt or truncated TFLite model")
 
 
-def _tflite_interpreter_class():
-    try:
-        from ai_edge_litert.interpreter import Interpreter
+TFLITE_BACKENDS = {  # tried in this order
+    "ai-edge-litert": ("ai_edge_litert.interpreter", "Interpreter"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "Interpreter"),
+    "tensorflow": ("tensorflow.lite", "Interpreter"),
+}
 
-        return Interpreter, "ai-edge-litert"
-    except ImportError:
-        pass
-    try:
-        from tflite_runtime.interpreter import Interpreter
 
-        return Interpreter, "tflite-runtime"
-    except ImportError:
-        pass
-    try:
-        import tensorflow as tf
+def _tflite_interpreter_class(backend: str | None = None):
+    import importlib
 
-        return tf.lite.Interpreter, "tensorflow"
-    except ImportError:
-        raise EdgeDigitsError(
-            "no TFLite runtime is installed; install it with: pip install 'edgedigits[runtime]'"
-        ) from None
+    for name in [backend] if backend else list(TFLITE_BACKENDS):
+        module, attr = TFLITE_BACKENDS[name]
+        try:
+            return getattr(importlib.import_module(module), attr), name
+        except (ImportError, AttributeError):
+            continue
+    wanted = backend or "ai-edge-litert"
+    raise EdgeDigitsError(f"no TFLite runtime ({wanted}) is installed; install it with: pip install 'edgedigits[runtime]'")
+
+
+def available_backends() -> list[str]:
+    """Installed runtimes: TFLite backends by name, plus onnxruntime and keras."""
+    import importlib.util
+
+    found = [name for name, (module, _) in TFLITE_BACKENDS.items()
+             if name != "tensorflow" and importlib.util.find_spec(module.split(".")[0]) is not None]
+    if importlib.util.find_spec("onnxruntime") is not None:
+        found.append("onnxruntime")
+    if importlib.util.find_spec("tensorflow") is not None:
+        found.append("keras")
+    return found
 
 
 class Classifier:
@@ -79,10 +89,10 @@ class Classifier:
 
 
 class TFLiteClassifier(Classifier):
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
         blob = path.read_bytes()
         check_tflite_bytes(blob, str(path))
-        cls, self.backend = _tflite_interpreter_class()
+        cls, self.backend = _tflite_interpreter_class(backend)
         try:
             with silenced_native_output():  # LiteRT announces its XNNPACK delegate on fd 2
                 self.interpreter = cls(model_content=blob, num_threads=threads)
@@ -118,7 +128,7 @@ class TFLiteClassifier(Classifier):
 class OnnxClassifier(Classifier):
     backend = "onnxruntime"
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
         try:
             import onnxruntime as ort
         except ImportError:
@@ -144,21 +154,32 @@ class KerasClassifier(Classifier):
     backend = "keras"
     input_dtype = "float32"
 
-    def __init__(self, path: Path, threads: int | None = None):
+    def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
+        from edgedigits.deps import tensorflow
         from edgedigits.models import load_keras
 
+        tf = tensorflow()
+        if threads:
+            try:
+                tf.config.threading.set_intra_op_parallelism_threads(threads)
+                tf.config.threading.set_inter_op_parallelism_threads(1)
+            except RuntimeError:  # already initialised in this process
+                pass
         self.path = path
         self.model = load_keras(path)
+        # A compiled call: Model.predict adds milliseconds of per-call overhead that would swamp batch-1 timings.
+        self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict(x, batch_size=1024, verbose=0), dtype=np.float32)
+        return np.concatenate([np.asarray(self._call(x[i : i + 1024]), dtype=np.float32)
+                               for i in range(0, len(x), 1024)])
 
 
 _CLASSES = {"litert": TFLiteClassifier, "onnxruntime": OnnxClassifier, "keras": KerasClassifier}
 
 
-def load(path: str | Path, threads: int | None = None) -> Classifier:
-    """Load a model file for inference; the runtime is chosen by its suffix."""
+def load(path: str | Path, threads: int | None = None, backend: str | None = None) -> Classifier:
+    """Load a model file for inference; the runtime is chosen by its suffix (``backend`` picks a TFLite one)."""
     path = Path(path)
     kind = RUNTIME_BY_SUFFIX.get(path.suffix)
     if kind is None:
@@ -167,7 +188,7 @@ def load(path: str | Path, threads: int | None = None) -> Classifier:
         raise EdgeDigitsError(f"model file not found: {path}")
     if path.stat().st_size == 0:
         raise EdgeDigitsError(f"{path} is empty")
-    return _CLASSES[kind](path, threads=threads)
+    return _CLASSES[kind](path, threads=threads, backend=backend)
 
 
 def default_model() -> Path:

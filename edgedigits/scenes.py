@@ -38,8 +38,10 @@ def _layout(rng, glyph_sizes, width, height, close: bool):
     """Place groups of 1-4 digits (numbers) in rows without overlap. Returns positions per digit or None."""
     positions, numbers, k = [], [], 0
     y = int(rng.integers(30, 60))
-    while k < len(glyph_sizes) and y < height - 40:
+    while k < len(glyph_sizes):
         row_h = max(h for h, _ in glyph_sizes[k : k + 6])
+        if y + row_h > height - 30:  # no room for another row: the frame holds fewer digits
+            break
         x = int(rng.integers(30, 70))
         while k < len(glyph_sizes):
             size = int(rng.integers(1, 5))
@@ -144,3 +146,21 @@ def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
         matched += 1
         correct += int(detections[i].label == scene.labels[j])
     return {"truth": len(scene.boxes), "found": len(detections), "matched": matched, "correct": correct}
+
+
+def evaluate(classifier, images: np.ndarray, labels: np.ndarray, hard: bool, frames: int = 100,
+             seed: int = 0, digits: int = 10) -> dict:
+    """Detection recall/precision and end-to-end accuracy (found and right) over generated frames."""
+    from edgedigits.vision import read_frame
+
+    rng = np.random.default_rng(seed)
+    total = {"frames": frames, "truth": 0, "found": 0, "matched": 0, "correct": 0}
+    for _ in range(frames):
+        scene = make_scene(rng, images, labels, n=digits, hard=hard)
+        detections, _ = read_frame(scene.image, classifier)
+        for key, value in score(scene, detections).items():
+            total[key] += value
+    total["recall"] = total["matched"] / max(1, total["truth"])
+    total["precision"] = total["matched"] / max(1, total["found"])
+    total["accuracy"] = total["correct"] / max(1, total["truth"])
+    return total

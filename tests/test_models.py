@@ -50,3 +50,8 @@ def test_preprocess_contract():
         to_model_input(digits.astype(np.float32))
     with pytest.raises(ValueError, match="shape"):
         to_model_input(np.zeros((2, 27, 28), np.uint8))
+
+
+def test_mac_count():
+    # conv 28x28x32x5x5x1 + 28x28x32x5x5x32 + 14x14x64x3x3x32 + 14x14x64x3x3x64 + 3136x256 + 256x10
+    assert models.count_macs(models.build("seed")) == 32_340_992

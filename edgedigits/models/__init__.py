@@ -63,6 +63,20 @@ def load_keras(path: Path):
         raise EdgeDigitsError(f"{path} is not a valid Keras model ({type(exc).__name__}: {exc})") from None
 
 
+def count_macs(model) -> int:
+    """Multiply-accumulates of one inference (conv and dense layers), for GMAC/s figures."""
+    total = 0
+    for layer in model.layers:
+        kind = type(layer).__name__
+        if kind == "Conv2D":
+            _, out_h, out_w, out_c = layer.output.shape
+            k_h, k_w = layer.kernel_size
+            total += out_h * out_w * out_c * k_h * k_w * layer.input.shape[-1]
+        elif kind == "Dense":
+            total += layer.input.shape[-1] * layer.units
+    return int(total)
+
+
 def bundled(name: str, suffix: str = ".keras") -> Path:
     return BUNDLED_DIR / f"{name}{suffix}"
 

@@ -1,0 +1,415 @@
+"""Benchmark every format on every installed runtime: accuracy, size, load time, latency, throughput, memory.
+
+Each (format, runtime, threads) row runs in its own subprocess, so peak memory and warm caches do not mix.
+Inputs are prepared before any timing; the clock is monotonic (perf_counter_ns); warm-up runs are discarded.
+A failing format or runtime becomes a ❌ row and never aborts the run.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.formats import FORMATS
+
+RUNTIMES_FOR = {"litert": ["ai-edge-litert", "tflite-runtime"], "onnxruntime": ["onnxruntime"], "keras": ["keras"]}
+STATUS = {"ok": "✅", "low": "❎", "failed": "❌"}
+DEFAULT_FLOOR = 0.99
+
+
+@dataclass
+class BenchOptions:
+    formats: list[str]
+    runtimes: list[str] | None = None
+    threads: tuple[int, ...] = (1, 2)
+    batches: tuple[int, int] = (1, 64)
+    runs: int = 100
+    warmup: int = 10
+    min_time: float = 1.0
+    samples: int = 10000
+    pipeline: bool = False
+    min_accuracy: float | None = None
+
+
+# ---------------------------------------------------------------- statistics
+
+
+def latency_stats(times_ms) -> dict:
+    """Mean, std and percentiles (linear interpolation) of per-call times in milliseconds."""
+    values = np.asarray(times_ms, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no timings")
+    return {"mean": float(values.mean()), "std": float(values.std(ddof=1)) if values.size > 1 else 0.0,
+            "p50": float(np.percentile(values, 50)), "p90": float(np.percentile(values, 90)),
+            "p99": float(np.percentile(values, 99)), "runs": int(values.size)}
+
+
+def timed_calls(fn, warmup: int, runs: int, min_time: float) -> list[float]:
+    """Call ``fn`` ``warmup`` times untimed, then at least ``runs`` times and for at least ``min_time`` s."""
+    for _ in range(warmup):
+        fn()
+    times, start = [], time.perf_counter_ns()
+    while len(times) < runs or (time.perf_counter_ns() - start) / 1e9 < min_time:
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+        if len(times) >= 100 * max(runs, 1):  # a ceiling for very fast calls
+            break
+    return times
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process. On Linux VmHWM, since ru_maxrss keeps the parent's peak across exec."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    import resource
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
+
+
+# ---------------------------------------------------------------- the worker (one subprocess per row)
+
+
+def worker(spec: dict) -> dict:
+    """Measure one (model file, runtime, threads) combination; runs inside its own process."""
+    from edgedigits import runtime
+
+    images = np.load(spec["images"])
+    labels = np.load(spec["labels"])
+    backend = None if spec["runtime"] in ("onnxruntime", "keras") else spec["runtime"]
+    t0 = time.perf_counter_ns()
+    clf = runtime.load(spec["model"], threads=spec["threads"], backend=backend)
+    load_ms = (time.perf_counter_ns() - t0) / 1e6
+    one = images[:1]
+    t0 = time.perf_counter_ns()
+    clf.predict(one)
+    first_ms = (time.perf_counter_ns() - t0) / 1e6
+    pred = np.concatenate([clf.predict(images[i : i + 500]).argmax(1) for i in range(0, len(images), 500)])
+    result = {"backend": clf.backend, "load_ms": load_ms, "first_ms": first_ms,
+              "accuracy": float(np.mean(pred == labels)), "predictions": pred.tolist()}
+    # Latency at batch 1, cycling through distinct prepared digits.
+    singles = [images[i : i + 1] for i in range(min(256, len(images)))]
+    cursor = iter(range(10**9))
+    result["latency_ms"] = latency_stats(timed_calls(lambda: clf.predict(singles[next(cursor) % len(singles)]),
+                                                     spec["warmup"], spec["runs"], spec["min_time"]))
+    batch = images[: spec["batch"]]
+    times = timed_calls(lambda: clf.predict(batch), max(1, spec["warmup"] // 5), max(5, spec["runs"] // 5),
+                        spec["min_time"])
+    result["throughput_ips"] = len(batch) / (float(np.median(times)) / 1000)
+    if spec.get("pipeline"):
+        result["pipeline"] = pipeline_fps(clf, spec["pipeline"])
+    result["rss_mb"] = peak_rss_mb()
+    return result
+
+
+def pipeline_fps(clf, config: dict) -> list[dict]:
+    """Camera-pipeline frames per second on generated 640x480 frames with 1, 5, 10 and 20 digits."""
+    import cv2
+
+    from edgedigits import scenes
+    from edgedigits.camera import TimedClassifier, process
+
+    digits = np.load(config["digits_images"])
+    digit_labels = np.load(config["digits_labels"])
+    timed = TimedClassifier(clf)
+    rows = []
+    for count in config["counts"]:
+        rng = np.random.default_rng(count)
+        frames = [cv2.imencode(".jpg", scenes.make_scene(rng, digits, digit_labels, n=count).image)[1]
+                  for _ in range(config["frames"])]
+        for jpeg in frames[:3]:  # warm-up
+            process(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), timed)
+        stages = {"decode": [], "preprocess": [], "infer": [], "total": []}
+        found = 0
+        for jpeg in frames:
+            t0 = time.perf_counter_ns()
+            frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+            t1 = time.perf_counter_ns()
+            detections, ms = process(frame, timed)
+            t2 = time.perf_counter_ns()
+            found += len(detections)
+            stages["decode"].append((t1 - t0) / 1e6)
+            stages["preprocess"].append(ms["preprocess"])
+            stages["infer"].append(ms["infer"])
+            stages["total"].append((t2 - t0) / 1e6)
+        row = {"digits": count, "found_per_frame": found / len(frames),
+               **{f"{k}_ms": float(np.mean(v)) for k, v in stages.items()}}
+        row["fps"] = 1000.0 / row["total_ms"]
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- the parent
+
+
+def system_info() -> dict:
+    from edgedigits.evaluate import library_versions
+
+    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
+            "cpu": platform.processor() or platform.machine(), "isa": [], "versions": library_versions()}
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return info
+    flags = set()
+    for line in text.splitlines():
+        key = line.split(":", 1)[0].strip()
+        if key == "model name":
+            info["cpu"] = line.split(":", 1)[1].strip()
+        elif key in ("flags", "Features"):
+            flags.update(line.split(":", 1)[1].split())
+    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8", "asimd", "asimddp", "sve"]
+    info["isa"] = [f for f in wanted if f in flags]
+    return info
+
+
+def resolve_models(model: str | None, formats: list[str], cache: Path | None = None) -> dict[str, Path | str]:
+    """Map each format to a file: bundled files first, missing ones exported into a cache (needs [train])."""
+    from edgedigits.formats import format_of
+    from edgedigits.models import BUNDLED_DIR
+
+    name = model or "seed"
+    if name.endswith((".keras", ".onnx", ".tflite")):  # explicit files: comma-separated
+        return {format_of(f).name: Path(f) for f in name.split(",")}
+    found = {fmt: BUNDLED_DIR / FORMATS[fmt].filename(name) for fmt in formats}
+    missing = [fmt for fmt, path in found.items() if not path.exists()]
+    if not missing:
+        return found
+    keras_file = BUNDLED_DIR / f"{name}.keras"
+    cache = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgedigits" / "exports"
+    from edgedigits.export import sha256
+
+    target = cache / f"{name}-{sha256(keras_file)[:12]}" if keras_file.exists() else None
+    todo = [fmt for fmt in missing if target is None or not (target / FORMATS[fmt].filename(name)).exists()]
+    if todo and target is not None:
+        try:
+            from edgedigits.deps import tensorflow
+            from edgedigits.export import export
+
+            tensorflow()
+            export(keras_file, todo, out=target, stem=name, verify_samples=1000, min_agreement=0.0)
+        except EdgeDigitsError as exc:
+            for fmt in todo:
+                found[fmt] = f"could not export: {exc}"
+    for fmt in missing:
+        if isinstance(found[fmt], Path) and target is not None and (target / FORMATS[fmt].filename(name)).exists():
+            found[fmt] = target / FORMATS[fmt].filename(name)
+        elif isinstance(found[fmt], Path):
+            found[fmt] = f"no {FORMATS[fmt].filename(name)} and no {name}.keras to export it from"
+    return found
+
+
+def _run_worker(spec: dict, timeout: float = 600) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
+        json.dump(spec, fh)
+    try:
+        proc = subprocess.run([sys.executable, "-m", "edgedigits.bench", fh.name], capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    finally:
+        os.unlink(fh.name)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("{")]
+    if proc.returncode != 0 or not lines:
+        tail = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
+        return {"error": tail[:300]}
+    return json.loads(lines[-1])
+
+
+def run_bench(options: BenchOptions, model: str | None = None, data: str | None = None) -> dict:
+    from edgedigits import data as mnist
+    from edgedigits import runtime
+    from edgedigits.console import progress_bar
+
+    installed = runtime.available_backends()
+    runtimes = options.runtimes or installed
+    files = resolve_models(model, options.formats)
+    test = mnist.load(data).split("test")
+    n = min(options.samples, len(test))
+    macs = _macs(files)
+    with tempfile.TemporaryDirectory(prefix="edgedigits-bench-") as tmp:
+        inputs = {"images": f"{tmp}/images.npy", "labels": f"{tmp}/labels.npy"}
+        np.save(inputs["images"], test.images[:n])
+        np.save(inputs["labels"], test.labels[:n])
+        pipeline = None
+        if options.pipeline:
+            pipeline = {"digits_images": inputs["images"], "digits_labels": inputs["labels"],
+                        "counts": [1, 5, 10, 20], "frames": 30}
+        jobs = []
+        for fmt, path in files.items():
+            for rt in RUNTIMES_FOR[FORMATS[fmt].runtime]:
+                if rt not in runtimes or (rt not in installed and rt != "ai-edge-litert"):
+                    continue
+                for threads in options.threads:
+                    jobs.append((fmt, rt, threads, path))
+        rows = []
+        with progress_bar("benchmark", total=len(jobs)) as advance:
+            for fmt, rt, threads, path in jobs:
+                row = {"format": fmt, "runtime": rt, "threads": threads, "file": str(path)}
+                if isinstance(path, str):
+                    row.update(status="failed", reason=path)
+                else:
+                    best = fmt in ("tflite-int8", "onnx-int8", "keras") and threads == options.threads[0]
+                    spec = {**inputs, "model": str(path), "runtime": rt, "threads": threads, "runs": options.runs,
+                            "warmup": options.warmup, "min_time": options.min_time, "batch": options.batches[1],
+                            "pipeline": pipeline if pipeline and best else None}
+                    row["size_mb"] = path.stat().st_size / 1e6 if path.exists() else None
+                    result = _run_worker(spec)
+                    if "error" in result:
+                        row.update(status="failed", reason=result["error"])
+                    else:
+                        row.update(result)
+                        if macs:
+                            row["gmacs"] = macs / (row["latency_ms"]["p50"] / 1000) / 1e9
+                rows.append(row)
+                advance()
+    _agreement(rows)
+    floor = options.min_accuracy if options.min_accuracy is not None else DEFAULT_FLOOR
+    for row in rows:
+        if row.get("status") != "failed":
+            row["status"] = "ok" if row["accuracy"] >= floor else "low"
+        row.pop("predictions", None)
+    return {"system": system_info(), "floor": floor, "samples": n, "macs": macs,
+            "options": {k: v for k, v in vars(options).items()}, "rows": rows}
+
+
+def _macs(files: dict) -> int | None:
+    for path in files.values():
+        if isinstance(path, Path):
+            manifest = path.with_name(path.name.split(".")[0] + ".export.json")
+            if manifest.exists():
+                return json.loads(manifest.read_text()).get("source", {}).get("macs")
+    return None
+
+
+def _agreement(rows: list[dict]) -> None:
+    reference = next((r["predictions"] for r in rows if r["format"] == "keras" and "predictions" in r), None)
+    for row in rows:
+        if reference is not None and "predictions" in row:
+            row["agreement"] = float(np.mean(np.array(row["predictions"]) == np.array(reference)))
+
+
+# ---------------------------------------------------------------- reports
+
+
+COLUMNS = ["status", "format", "runtime", "threads", "size MB", "load ms", "first ms", "accuracy %", "agree %",
+           "p50 ms", "p90 ms", "p99 ms", "mean±std ms", "img/s", "RSS MB", "GMAC/s"]
+
+
+def table_rows(report: dict) -> list[list[str]]:
+    out = []
+    for r in report["rows"]:
+        if r["status"] == "failed":
+            out.append([STATUS["failed"], r["format"], r["runtime"], str(r["threads"]), "", "", "", "", "", "", "",
+                        "", r.get("reason", "")[:70], "", "", ""])
+            continue
+        lat = r["latency_ms"]
+        out.append([STATUS[r["status"]], r["format"], r["backend"], str(r["threads"]), f"{r['size_mb']:.2f}",
+                    f"{r['load_ms']:.0f}", f"{r['first_ms']:.1f}", f"{r['accuracy'] * 100:.2f}",
+                    f"{r['agreement'] * 100:.2f}" if "agreement" in r else "", f"{lat['p50']:.3f}",
+                    f"{lat['p90']:.3f}", f"{lat['p99']:.3f}", f"{lat['mean']:.3f}±{lat['std']:.3f}",
+                    f"{r['throughput_ips']:.0f}", f"{r['rss_mb']:.0f}",
+                    f"{r['gmacs']:.1f}" if r.get("gmacs") else ""])
+    return out
+
+
+TERMINAL = ["status", "format", "runtime", "threads", "size MB", "load ms", "accuracy %", "agree %", "p50 ms",
+            "p99 ms", "img/s", "RSS MB", "GMAC/s"]
+
+
+def terminal_rows(report: dict) -> list[list[str]]:
+    """The columns that fit a terminal; the files hold them all."""
+    keep = [COLUMNS.index(c) for c in TERMINAL]
+    rows = []
+    for full in table_rows(report):
+        row = [full[i] for i in keep]
+        if full[0] == STATUS["failed"]:
+            row[5] = full[12]  # the reason, in place of the numbers
+        rows.append(row)
+    return rows
+
+
+def write_reports(report: dict, out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    rows = table_rows(report)
+    with open(out / "bench.csv", "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(COLUMNS)
+        writer.writerows(rows)
+    sysinfo = report["system"]
+    md = [f"# edgedigits bench ({sysinfo['date']})", "",
+          f"{sysinfo['cpu']}, {sysinfo['cores']} cores, {sysinfo['machine']} ({', '.join(sysinfo['isa']) or 'no ISA flags'});"
+          f" Python {sysinfo['versions'].get('python')}. Accuracy on {report['samples']:,} MNIST test digits; latency at "
+          f"batch 1, throughput at batch {report['options']['batches'][1]}; agreement is top-1 agreement with the "
+          f"Keras float model. Status: ✅ ok, ❎ below {report['floor'] * 100:.2f}%, ❌ failed.", "",
+          "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
+    md += ["| " + " | ".join(row) + " |" for row in rows]
+    pipe = [(r, p) for r in report["rows"] for p in r.get("pipeline") or []]
+    if pipe:
+        md += ["", "## Camera pipeline (generated 640x480 JPEG frames)", "",
+               "| format | runtime | threads | digits asked | digits found | decode ms | preprocess ms | infer ms | "
+               "total ms | fps |", "|---|---|---|---|---|---|---|---|---|---|"]
+        md += [f"| {r['format']} | {r['backend']} | {r['threads']} | {p['digits']} | {p['found_per_frame']:.1f} | "
+               f"{p['decode_ms']:.2f} | "
+               f"{p['preprocess_ms']:.2f} | {p['infer_ms']:.2f} | {p['total_ms']:.2f} | {p['fps']:.0f} |"
+               for r, p in pipe]
+    (out / "bench.md").write_text("\n".join(md) + "\n")
+    plot(report, out / "bench.png")
+
+
+def plot(report: dict, path: Path) -> None:
+    try:
+        import matplotlib
+    except ImportError:
+        return  # plots need edgedigits[train]; the tables are written regardless
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ok = [r for r in report["rows"] if r["status"] != "failed"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    for r in ok:
+        marker = "o" if r["threads"] == 1 else "s"
+        left.scatter(r["latency_ms"]["p50"], r["accuracy"] * 100, marker=marker, s=40)
+        left.annotate(f"{r['format']} ({r['backend']}, {r['threads']}t)", (r["latency_ms"]["p50"], r["accuracy"] * 100),
+                      fontsize=7, xytext=(4, 2), textcoords="offset points")
+    left.set_xscale("log")
+    left.set_xlabel("latency p50 at batch 1 (ms, log scale)")
+    left.set_ylabel("MNIST test accuracy (%)")
+    left.set_title("latency vs accuracy (circles: 1 thread, squares: 2)")
+    left.grid(alpha=0.3)
+    sizes = {r["format"]: r["size_mb"] for r in ok}
+    right.barh(list(sizes), list(sizes.values()), color="tab:blue")
+    for i, value in enumerate(sizes.values()):
+        right.text(value, i, f" {value:.2f} MB", va="center", fontsize=8)
+    right.set_xlabel("file size (MB)")
+    right.set_title("model file size per format")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+if __name__ == "__main__":  # worker mode: python -m edgedigits.bench SPEC.json
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    try:
+        outcome = worker(json.loads(Path(sys.argv[1]).read_text()))
+    except EdgeDigitsError as exc:
+        print(str(exc), file=sys.stderr)
+        sys.exit(1)
+    print(json.dumps(outcome))

@@ -36,6 +36,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     from edgedigits import data, runtime, scenes
     from edgedigits.camera import TimedClassifier, process
+    from edgedigits.console import markdown_table
     from edgedigits.models import bundled
 
     models = [Path(m) for m in args.model] if args.model else [bundled("seed", ".int8.tflite"),
@@ -73,11 +74,11 @@ def main() -> None:
     (args.out / "pipeline_speed.json").write_text(json.dumps({"system": system, "rows": rows}, indent=2) + "\n")
     lines = [f"# Camera pipeline, one core ({system['date']}, {system['cpu']})", "",
              f"640x480 frames with {args.digits} digits, capture excluded, {args.frames} frames after 10 warm-up.",
-             "Command: `python benchmarks/pipeline_speed.py`", "",
-             "| model | runtime | digits/frame | preprocess p50 ms | infer p50 ms | total p50 ms | total p90 ms |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['runtime']} | {r['digits_per_frame']:.1f} | {r['preprocess_p50_ms']:.2f} | "
-              f"{r['infer_p50_ms']:.2f} | {r['total_p50_ms']:.2f} | {r['total_p90_ms']:.2f} |" for r in rows]
+             "Command: `python benchmarks/pipeline_speed.py`", ""]
+    lines += markdown_table(
+        ["model", "runtime", "digits/frame", "preprocess p50 ms", "infer p50 ms", "total p50 ms", "total p90 ms"],
+        [[r["model"], r["runtime"], f"{r['digits_per_frame']:.1f}", f"{r['preprocess_p50_ms']:.2f}",
+          f"{r['infer_p50_ms']:.2f}", f"{r['total_p50_ms']:.2f}", f"{r['total_p90_ms']:.2f}"] for r in rows])
     (args.out / "pipeline_speed.md").write_text("\n".join(lines) + "\n")
 
 

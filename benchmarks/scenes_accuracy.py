@@ -20,6 +20,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
     from edgedigits import data, runtime, scenes
+    from edgedigits.console import markdown_table
     from edgedigits.models import bundled
 
     ds = data.load()
@@ -36,11 +37,11 @@ def main() -> None:
     lines = [f"# Reading generated camera scenes ({time.strftime('%Y-%m-%d')})", "",
              f"{args.frames} frames per set, 10 MNIST test digits each, 640x480. Clean: dark ink on paper, uneven light,",
              "blur, noise, JPEG, a small perspective tilt. Hard adds ruled lines, shadows, close digits, light on dark.",
-             "Command: `python benchmarks/scenes_accuracy.py`", "",
-             "| model | set | digits | detection recall | detection precision | end-to-end accuracy |",
-             "|---|---|---|---|---|---|"]
-    lines += [f"| {r['model']} | {r['set']} | {r['truth']} | {r['recall'] * 100:.2f}% | {r['precision'] * 100:.2f}% | "
-              f"{r['accuracy'] * 100:.2f}% |" for r in rows]
+             "Command: `python benchmarks/scenes_accuracy.py`", ""]
+    lines += markdown_table(
+        ["model", "set", "digits", "detection recall", "detection precision", "end-to-end accuracy"],
+        [[r["model"], r["set"], r["truth"], f"{r['recall'] * 100:.2f}%", f"{r['precision'] * 100:.2f}%",
+          f"{r['accuracy'] * 100:.2f}%"] for r in rows])
     (args.out / "scenes.md").write_text("\n".join(lines) + "\n")
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.console import markdown_table
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.formats import FORMATS
 
@@ -358,18 +359,17 @@ def write_reports(report: dict, out: Path) -> None:
           f"{sysinfo['cpu']}, {sysinfo['cores']} cores, {sysinfo['machine']} ({', '.join(sysinfo['isa']) or 'no ISA flags'});"
           f" Python {sysinfo['versions'].get('python')}. Accuracy on {report['samples']:,} MNIST test digits; latency at "
           f"batch 1, throughput at batch {report['options']['batches'][1]}; agreement is top-1 agreement with the "
-          f"Keras float model. Status: ✅ ok, ❎ below {report['floor'] * 100:.2f}%, ❌ failed.", "",
-          "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
-    md += ["| " + " | ".join(row) + " |" for row in rows]
+          f"Keras float model. Status: ✅ ok, ❎ below {report['floor'] * 100:.2f}%, ❌ failed.", ""]
+    md += markdown_table(COLUMNS, rows)
     pipe = [(r, p) for r in report["rows"] for p in r.get("pipeline") or []]
     if pipe:
-        md += ["", "## Camera pipeline (generated 640x480 JPEG frames)", "",
-               "| format | runtime | threads | digits asked | digits found | decode ms | preprocess ms | infer ms | "
-               "total ms | fps |", "|---|---|---|---|---|---|---|---|---|---|"]
-        md += [f"| {r['format']} | {r['backend']} | {r['threads']} | {p['digits']} | {p['found_per_frame']:.1f} | "
-               f"{p['decode_ms']:.2f} | "
-               f"{p['preprocess_ms']:.2f} | {p['infer_ms']:.2f} | {p['total_ms']:.2f} | {p['fps']:.0f} |"
-               for r, p in pipe]
+        md += ["", "## Camera pipeline (generated 640x480 JPEG frames)", ""]
+        md += markdown_table(
+            ["format", "runtime", "threads", "digits asked", "digits found", "decode ms", "preprocess ms", "infer ms",
+             "total ms", "fps"],
+            [[r["format"], r["backend"], r["threads"], p["digits"], f"{p['found_per_frame']:.1f}",
+              f"{p['decode_ms']:.2f}", f"{p['preprocess_ms']:.2f}", f"{p['infer_ms']:.2f}", f"{p['total_ms']:.2f}",
+              f"{p['fps']:.0f}"] for r, p in pipe])
     (out / "bench.md").write_text("\n".join(md) + "\n")
     plot(report, out / "bench.png")
 
@@ -384,11 +384,15 @@ def plot(report: dict, path: Path) -> None:
 
     ok = [r for r in report["rows"] if r["status"] != "failed"]
     fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5))
+    colours = {fmt: plt.cm.tab10(i) for i, fmt in enumerate(FORMATS)}
     for r in ok:
-        marker = "o" if r["threads"] == 1 else "s"
-        left.scatter(r["latency_ms"]["p50"], r["accuracy"] * 100, marker=marker, s=40)
-        left.annotate(f"{r['format']} ({r['backend']}, {r['threads']}t)", (r["latency_ms"]["p50"], r["accuracy"] * 100),
-                      fontsize=7, xytext=(4, 2), textcoords="offset points")
+        left.scatter(r["latency_ms"]["p50"], r["accuracy"] * 100, s=50, color=colours[r["format"]],
+                     marker="o" if r["threads"] == 1 else "s", edgecolor="black", linewidth=0.5,
+                     label=f"{r['format']} · {r['backend']} · {r['threads']}t")
+    if ok:
+        accuracies = [r["accuracy"] * 100 for r in ok]
+        left.set_ylim(min(accuracies) - 0.15, max(accuracies) + 0.15)
+        left.legend(fontsize=7, loc="best")
     left.set_xscale("log")
     left.set_xlabel("latency p50 at batch 1 (ms, log scale)")
     left.set_ylabel("MNIST test accuracy (%)")

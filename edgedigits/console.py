@@ -31,3 +31,9 @@ def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console:
     for row in rows:
         grid.add_row(*(str(cell) for cell in row))
     console.print(grid)
+
+
+def markdown_table(headers: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+    """A GitHub-flavoured Markdown table, as lines."""
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + [
+        "| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]

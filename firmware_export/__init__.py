@@ -24,10 +24,10 @@ from edgedigits.errors import EdgeDigitsError
 ARENA_MARGIN = 0.20  # relative margin on the host-measured arena
 ARENA_SLACK = 4096  # plus bytes for scratch buffers of optimized kernels (CMSIS-NN, ESP-NN)
 TFLM_CODE_ESTIMATE = 100 * 1024  # flash for the TFLM runtime and kernels: an estimate, not a measurement
-BOARDS = (  # name, flash bytes, RAM bytes usable by the application
-    ("ESP32 (WROOM-32)", 4 * 1024 * 1024, 320 * 1024),
-    ("Raspberry Pi Pico (RP2040)", 2 * 1024 * 1024, 264 * 1024),
-    ("Arduino Nano 33 BLE (nRF52840)", 1024 * 1024, 256 * 1024),
+BOARDS = (  # name, flash bytes and RAM bytes available to the application
+    ("ESP32 (WROOM-32, 3 MB huge_app partition)", 3 * 1024 * 1024, 320 * 1024),
+    ("Raspberry Pi Pico (RP2040, 2 MB flash)", 2 * 1024 * 1024, 264 * 1024),
+    ("Arduino Nano 33 BLE (nRF52840, 1 MB less 64 KB bootloader)", 960 * 1024, 256 * 1024),
 )
 _IRREGULAR = {"BATCH_MATMUL": "BatchMatMul", "ADD_N": "AddN", "ARG_MAX": "ArgMax", "ARG_MIN": "ArgMin"}
 
@@ -120,7 +120,7 @@ def tflm_interpreter(blob: bytes, arena_size: int | None = None):
     try:
         from tflite_micro.python.tflite_micro import runtime as tflm
     except ImportError:
-        raise EdgeDigitsError("measuring the arena needs tflite-micro: pip install tflite-micro") from None
+        raise EdgeDigitsError("measuring the arena needs tflite-micro: pip install 'edgedigits[firmware]'") from None
     try:
         return tflm.Interpreter.from_bytes(blob, arena_size=arena_size)
     except (RuntimeError, ValueError) as exc:

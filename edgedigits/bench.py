@@ -391,8 +391,8 @@ def plot(report: dict, path: Path) -> None:
                      label=f"{r['format']} · {r['backend']} · {r['threads']}t")
     if ok:
         accuracies = [r["accuracy"] * 100 for r in ok]
-        left.set_ylim(min(accuracies) - 0.15, max(accuracies) + 0.15)
-        left.legend(fontsize=7, loc="best")
+        left.set_ylim(min(accuracies) - 0.3, max(accuracies) + 0.1)  # room for the legend below
+        left.legend(fontsize=7, loc="lower right", ncol=2)
     left.set_xscale("log")
     left.set_xlabel("latency p50 at batch 1 (ms, log scale)")
     left.set_ylabel("MNIST test accuracy (%)")

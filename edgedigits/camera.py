@@ -225,7 +225,7 @@ class MjpegServer:
         host = host or "127.0.0.1"
         if not port.isdigit():
             raise EdgeDigitsError(f"--serve needs HOST:PORT or PORT, got {address!r}")
-        self.jpeg = b""
+        self.jpeg, self.count = b"", 0
         self.cond = threading.Condition()
         server = self
 
@@ -238,11 +238,14 @@ class MjpegServer:
                 self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
+                sent = -1
                 try:
                     while True:
-                        with server.cond:
-                            server.cond.wait(timeout=5)
-                            jpeg = server.jpeg
+                        with server.cond:  # the latest frame at once, then each new one
+                            server.cond.wait_for(lambda: server.count != sent, timeout=5)
+                            if server.count == sent:
+                                continue
+                            jpeg, sent = server.jpeg, server.count
                         self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
                                          + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
                 except (BrokenPipeError, ConnectionResetError):
@@ -262,7 +265,7 @@ class MjpegServer:
         ok, jpeg = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
         if ok:
             with self.cond:
-                self.jpeg = jpeg.tobytes()
+                self.jpeg, self.count = jpeg.tobytes(), self.count + 1
                 self.cond.notify_all()
 
     def close(self):

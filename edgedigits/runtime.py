@@ -36,6 +36,59 @@ def check_tflite_bytes(blob: bytes, where: str) -> None:
     vt_size = struct.unpack_from("<H", blob, vtable)[0]
     if vt_size < 4 or vtable + vt_size > len(blob):
         raise EdgeDigitsError(f"{where} is a corrupt or truncated TFLite model")
+    _walk_tflite(blob, where)
+
+
+def _walk_tflite(blob: bytes, where: str) -> None:
+    """Read every table the interpreter will follow, with bounds checks, so a bad offset fails here, in Python."""
+    try:
+        from ai_edge_litert import schema_py_generated as schema
+    except ImportError:  # without the schema the header checks above must do
+        return
+    size = len(blob)
+
+    def offset_ok(table) -> None:
+        if table is None or not 0 <= table._tab.Pos < size:
+            raise ValueError("table outside the file")
+
+    try:
+        model = schema.Model.GetRootAsModel(blob, 0)
+        offset_ok(model)
+        n_codes, n_buffers = model.OperatorCodesLength(), model.BuffersLength()
+        if model.SubgraphsLength() < 1 or n_codes < 1:
+            raise ValueError("no subgraph or no operators")
+        for i in range(n_codes):
+            offset_ok(model.OperatorCodes(i))
+        for i in range(n_buffers):
+            buffer = model.Buffers(i)
+            offset_ok(buffer)
+            if buffer.DataLength() and buffer._tab.Vector(buffer._tab.Offset(4)) + buffer.DataLength() > size:
+                raise ValueError("buffer data outside the file")
+            if buffer.Offset() and buffer.Offset() + buffer.Size() > size:  # data stored after the flatbuffer
+                raise ValueError("buffer data outside the file")
+        for g in range(model.SubgraphsLength()):
+            graph = model.Subgraphs(g)
+            offset_ok(graph)
+            n_tensors = graph.TensorsLength()
+            for t in range(n_tensors):
+                tensor = graph.Tensors(t)
+                offset_ok(tensor)
+                if not 0 <= tensor.Buffer() < max(1, n_buffers) or tensor.ShapeLength() > 8:
+                    raise ValueError("tensor with a bad buffer index or rank")
+                tensor.ShapeAsNumpy()
+            for index in [*graph.InputsAsNumpy(), *graph.OutputsAsNumpy()]:
+                if not 0 <= index < n_tensors:
+                    raise ValueError("graph input/output index out of range")
+            for o in range(graph.OperatorsLength()):
+                op = graph.Operators(o)
+                offset_ok(op)
+                if not 0 <= op.OpcodeIndex() < n_codes:
+                    raise ValueError("operator code index out of range")
+                for index in [*op.InputsAsNumpy(), *op.OutputsAsNumpy()]:
+                    if not -1 <= index < n_tensors:  # -1 marks an optional input
+                        raise ValueError("operator tensor index out of range")
+    except (ValueError, IndexError, struct.error, TypeError, AttributeError) as exc:
+        raise EdgeDigitsError(f"{where} is a corrupt TFLite model ({exc})") from None
 
 
 TFLITE_BACKENDS = {  # tried in this order
@@ -100,8 +153,10 @@ class TFLiteClassifier(Classifier):
         except (ValueError, RuntimeError) as exc:
             raise EdgeDigitsError(f"{path} could not be loaded by {self.backend}: {exc}") from None
         self.path = path
-        self._in = self.interpreter.get_input_details()[0]
-        self._out = self.interpreter.get_output_details()[0]
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1 or tuple(inputs[0]["shape"][1:]) != (28, 28, 1):
+            raise EdgeDigitsError(f"{path} is not a digit classifier (expected one 28x28x1 input and one output)")
+        self._in, self._out = inputs[0], outputs[0]
         self.input_dtype = np.dtype(self._in["dtype"]).name
         if self._in["dtype"] in (np.int8, np.uint8):
             self.input_quantization = tuple(self._in["quantization"])
@@ -112,13 +167,16 @@ class TFLiteClassifier(Classifier):
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.input_quantization:
             x = _quantize(x, self._in["dtype"], *self.input_quantization)
-        if len(x) != self._batch:
-            self.interpreter.resize_tensor_input(self._in["index"], [len(x), *x.shape[1:]])
-            self.interpreter.allocate_tensors()
-            self._batch = len(x)
-        self.interpreter.set_tensor(self._in["index"], x)
-        self.interpreter.invoke()
-        out = self.interpreter.get_tensor(self._out["index"])
+        try:
+            if len(x) != self._batch:
+                self.interpreter.resize_tensor_input(self._in["index"], [len(x), *x.shape[1:]])
+                self.interpreter.allocate_tensors()
+                self._batch = len(x)
+            self.interpreter.set_tensor(self._in["index"], x)
+            self.interpreter.invoke()
+            out = self.interpreter.get_tensor(self._out["index"])
+        except (RuntimeError, ValueError) as exc:
+            raise EdgeDigitsError(f"{self.path} failed to run in {self.backend}: {exc}") from None
         if self.output_quantization:
             scale, zero_point = self.output_quantization
             out = (out.astype(np.float32) - zero_point) * np.float32(scale)

@@ -162,3 +162,56 @@ def test_reconnects_after_a_drop(monkeypatch, clip):
                   out=out)
     assert flaky.reopened == 1 and summary["frames"] == 3
     assert len(out.getvalue().splitlines()) == 3
+
+
+def test_mutated_tflite_files_never_crash_the_process(tmp_path):
+    """Hundreds of byte-flipped and truncated copies of the real model: each loads or fails cleanly, no segfault."""
+    import subprocess
+    import sys
+
+    script = f"""
+import numpy as np
+from pathlib import Path
+from edgedigits import runtime
+from edgedigits.errors import EdgeDigitsError
+blob = Path({str(bundled("micro", ".int8.tflite"))!r}).read_bytes()
+rng = np.random.default_rng(0)
+target = Path({str(tmp_path / "m.tflite")!r})
+outcomes = {{"loaded": 0, "refused": 0}}
+for i in range(300):
+    data = bytearray(blob)
+    if i % 3 == 0:
+        data = data[: int(rng.integers(8, len(data)))]
+    for _ in range(int(rng.integers(1, 20))):
+        pos = int(rng.integers(0, min(len(data), 4096 if i % 2 else len(data))))
+        data[pos] = int(rng.integers(0, 256))
+    target.write_bytes(bytes(data))
+    try:
+        clf = runtime.load(target)
+        clf.predict(np.zeros((1, 28, 28), np.uint8))
+        outcomes["loaded"] += 1
+    except EdgeDigitsError:
+        outcomes["refused"] += 1
+print(outcomes)
+"""
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-1500:]}"
+    assert "refused" in proc.stdout
+
+
+def test_sigterm_releases_and_flushes(clip):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", str(clip[0]), "--json",
+                             "--max-fps", "5"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()  # one frame is out: the loop is running
+    os.kill(proc.pid, signal.SIGTERM)
+    rest, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    lines = [first, *rest.splitlines()]
+    assert all(json.loads(line)["frame"] == i for i, line in enumerate(lines))
+    assert len(lines) < 30  # stopped early, not at the end of the file
+    assert f"{len(lines)} frames in" in err

@@ -334,6 +334,87 @@ def bench(model, formats, runtimes, threads, batch, runs, warmup, min_time, samp
                               + ", ".join(f"{r['format']}/{r['runtime']}/{r['threads']}t" for r in low))
 
 
+@cli.group()
+def service():
+    """Run the camera at boot as a systemd service (install, uninstall, status)."""
+
+
+@service.command("install", context_settings={"ignore_unknown_options": True})
+@click.option("--source", default="picam", show_default=True, help="Camera source, as for `edgedigits camera`.")
+@click.option("--serve", metavar="[HOST:]PORT", default=None, help="MJPEG preview address (127.0.0.1 unless given).")
+@click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help=MODEL_HELP)
+@click.option("--user", default=None, help="Run as this user [default: the user who ran sudo].")
+@click.option("--name", default="edgedigits", show_default=True, help="Service name.")
+@click.option("--dry-run", is_flag=True, help="Print the unit file and change nothing.")
+@click.argument("camera_args", nargs=-1, type=click.UNPROCESSED)
+def service_install(source, serve, model, user, name, dry_run, camera_args):
+    """Write /etc/systemd/system/NAME.service, enable it and start it.
+
+    The camera starts at boot, restarts on failure, logs JSON lines to the journal (journalctl -u NAME) and
+    runs as the invoking user, never root. Extra camera options go after --, e.g. -- --max-fps 10.
+    """
+    from edgedigits import deploy
+
+    args = ["--source", source, "--json"]
+    if serve:
+        args += ["--serve", serve]
+    if model:
+        args += ["--model", str(model.resolve())]
+    args += list(camera_args)
+    unit = deploy.unit_text(args, user or deploy.invoking_user(), name)
+    if dry_run:
+        click.echo(unit, nl=False)
+        return
+    path = deploy.install_service(unit, name)
+    click.echo(f"installed and started {path}; logs: journalctl -u {name} -f", err=True)
+
+
+@service.command("uninstall")
+@click.option("--name", default="edgedigits", show_default=True)
+def service_uninstall(name):
+    """Stop and disable the service and remove its unit file."""
+    from edgedigits import deploy
+
+    deploy.uninstall_service(name)
+    click.echo(f"removed {name}.service", err=True)
+
+
+@service.command("status")
+@click.option("--name", default="edgedigits", show_default=True)
+def service_status(name):
+    """Show systemd's status of the service (exit code as systemctl's)."""
+    from edgedigits import deploy
+
+    code, text = deploy.service_status(name)
+    click.echo(text)
+    sys.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as JSON.")
+def doctor(as_json):
+    """What this device has: board, CPU features, runtimes, cameras, bundled models; and a fix for each problem.
+
+    Exits 1 when a problem was found.
+    """
+    import json
+
+    from edgedigits import deploy
+    from edgedigits.console import table
+
+    report = deploy.doctor()
+    if as_json:
+        click.echo(json.dumps(report.to_json()))
+    else:
+        table("edgedigits doctor", ["", ""], report.facts, numeric=False)
+        for problem, fix in report.problems:
+            click.echo(f"problem: {problem}\n  fix: {fix}", err=True)
+        if not report.problems:
+            click.echo("no problems found", err=True)
+    if report.problems:
+        sys.exit(1)
+
+
 def main() -> None:
     try:
         cli.main(prog_name="edgedigits", standalone_mode=False)

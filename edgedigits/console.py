@@ -24,10 +24,13 @@ def progress_bar(label: str, total: float | None, unit: str = "") -> Iterator:
         yield lambda n=1: progress.advance(task, n)
 
 
-def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console: Console = err) -> None:
-    grid = Table(title=title, title_justify="left")
+def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console: Console = err,
+          numeric: bool = True) -> None:
+    """A table on stderr; ``numeric`` right-aligns every column but the first."""
+    grid = Table(title=title, title_justify="left", show_header=any(headers))
     for i, name in enumerate(headers):
-        grid.add_column(name, justify="left" if i == 0 else "right", overflow="ellipsis", no_wrap=True)
+        grid.add_column(name, justify="right" if numeric and i else "left", overflow="fold" if not numeric else
+                        "ellipsis", no_wrap=numeric)
     for row in rows:
         grid.add_row(*(str(cell) for cell in row))
     console.print(grid)

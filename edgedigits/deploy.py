@@ -1,0 +1,221 @@
+"""Running on a Raspberry Pi: a systemd unit for the camera, and a doctor that says what is missing and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import platform
+import pwd
+import grp
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from importlib import metadata, util
+from pathlib import Path
+
+from edgedigits.errors import EdgeDigitsError
+
+UNIT_DIR = Path("/etc/systemd/system")
+
+
+# ---------------------------------------------------------------- systemd
+
+
+def invoking_user() -> str:
+    """The user behind sudo, or the current one. The service never runs as root."""
+    user = os.environ.get("SUDO_USER") or pwd.getpwuid(os.getuid()).pw_name
+    if user == "root":
+        raise EdgeDigitsError("the camera service runs as a normal user: run this with sudo from that user's shell, "
+                              "or pass --user NAME")
+    return user
+
+
+def unit_text(camera_args: list[str], user: str, name: str = "edgedigits") -> str:
+    if user == "root":
+        raise EdgeDigitsError("the camera service must not run as root: pass --user NAME")
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise EdgeDigitsError(f"no such user: {user}") from None
+    group = grp.getgrgid(entry.pw_gid).gr_name
+    command = shlex.join([sys.executable, "-m", "edgedigits", "camera", *camera_args])
+    return f"""[Unit]
+Description=edgedigits camera: reads handwritten digits ({name})
+Documentation=https://pypi.org/project/edgedigits/
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+Type=simple
+User={user}
+Group={group}
+SupplementaryGroups=video
+WorkingDirectory={entry.pw_dir}
+Environment=PYTHONUNBUFFERED=1
+ExecStart={command}
+Restart=on-failure
+RestartSec=5
+KillSignal=SIGTERM
+TimeoutStopSec=15
+StandardOutput=journal
+StandardError=journal
+SyslogIdentifier={name}
+
+[Install]
+WantedBy=multi-user.target
+"""
+
+
+def _systemctl(*args: str) -> subprocess.CompletedProcess:
+    if shutil.which("systemctl") is None:
+        raise EdgeDigitsError("systemctl not found: the service needs systemd (Raspberry Pi OS has it)")
+    return subprocess.run(["systemctl", *args], capture_output=True, text=True)
+
+
+def _need_root(action: str) -> None:
+    if os.geteuid() != 0:
+        raise EdgeDigitsError(f"{action} writes to {UNIT_DIR}: run it with sudo (the service still runs as you)")
+
+
+def install_service(unit: str, name: str) -> Path:
+    _need_root("service install")
+    path = UNIT_DIR / f"{name}.service"
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(unit)
+    os.replace(tmp, path)
+    for args in (("daemon-reload",), ("enable", "--now", f"{name}.service")):
+        result = _systemctl(*args)
+        if result.returncode != 0:
+            raise EdgeDigitsError(f"systemctl {' '.join(args)} failed: {result.stderr.strip().splitlines()[-1:]}")
+    return path
+
+
+def uninstall_service(name: str) -> None:
+    _need_root("service uninstall")
+    path = UNIT_DIR / f"{name}.service"
+    if not path.exists():
+        raise EdgeDigitsError(f"{path} does not exist: nothing to uninstall")
+    _systemctl("disable", "--now", f"{name}.service")
+    path.unlink()
+    _systemctl("daemon-reload")
+
+
+def service_status(name: str) -> tuple[int, str]:
+    result = _systemctl("status", "--no-pager", f"{name}.service")
+    return result.returncode, (result.stdout + result.stderr).strip()
+
+
+# ---------------------------------------------------------------- doctor
+
+
+@dataclass
+class Report:
+    facts: list[tuple[str, str]] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (what is wrong, the one-line fix)
+
+    def fact(self, key: str, value: str) -> None:
+        self.facts.append((key, value))
+
+    def problem(self, what: str, fix: str) -> None:
+        self.problems.append((what, fix))
+
+    def to_json(self) -> dict:
+        return {"facts": dict(self.facts), "problems": [{"problem": p, "fix": f} for p, f in self.problems]}
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(errors="replace").replace("\x00", "").strip()
+    except OSError:
+        return None
+
+
+def board_model(root: Path = Path("/")) -> str | None:
+    model = _read(root / "proc/device-tree/model")
+    if model:
+        return model
+    for line in (_read(root / "proc/cpuinfo") or "").splitlines():
+        if line.startswith("Model"):
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def cpu_features(root: Path = Path("/")) -> set[str]:
+    flags: set[str] = set()
+    for line in (_read(root / "proc/cpuinfo") or "").splitlines():
+        key = line.split(":", 1)[0].strip()
+        if key in ("Features", "flags"):
+            flags.update(line.split(":", 1)[1].split())
+    return flags
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def doctor(root: Path = Path("/")) -> Report:
+    from edgedigits import runtime
+    from edgedigits.models import BUNDLED_DIR
+
+    report = Report()
+    machine = platform.machine()
+    model = board_model(root)
+    report.fact("board", model or "not a Raspberry Pi (no device-tree model)")
+    report.fact("architecture", f"{machine}, Python {platform.python_version()}")
+    flags = cpu_features(root)
+    if machine in ("aarch64", "arm64", "armv7l"):
+        neon = "yes" if flags & {"asimd", "neon"} else "no"
+        dotprod = "yes" if "asimddp" in flags else "no (Pi 4 and older: int8 runs slower than on a Pi 5)"
+        report.fact("cpu features", f"NEON {neon}, dotprod {dotprod}")
+    else:
+        report.fact("cpu features", ", ".join(f for f in ("avx2", "avx512f", "avx512_vnni", "amx_int8") if f in flags)
+                    or "none of avx2/avx512/vnni")
+    if machine == "armv7l":
+        report.problem("32-bit OS: ai-edge-litert has no armv7l wheels",
+                       "pip install tflite-runtime 'numpy<2' (or use the .onnx model where onnxruntime has a wheel)")
+
+    runtimes = []
+    for dist, module in (("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"),
+                         ("onnxruntime", "onnxruntime"), ("opencv-python-headless", "cv2"), ("numpy", "numpy")):
+        found = util.find_spec(module) is not None
+        version = _version(dist) or (_version("opencv-python") if module == "cv2" else None)
+        runtimes.append(f"{dist} {version or ('present' if found else 'missing')}")
+    report.fact("runtimes", "; ".join(runtimes))
+    if util.find_spec("ai_edge_litert") is None and util.find_spec("tflite_runtime") is None:
+        report.problem("no TFLite runtime: the default int8 model cannot run", "pip install ai-edge-litert")
+    if util.find_spec("onnxruntime") is None:
+        report.problem("onnxruntime missing: .onnx models cannot run", "pip install onnxruntime")
+    if util.find_spec("cv2") is None:
+        report.problem("OpenCV missing: predict and camera cannot read images", "pip install opencv-python-headless")
+    if util.find_spec("tensorflow") is not None:
+        report.fact("tensorflow", "installed (not needed on the device; the runtime never imports it)")
+
+    cameras = sorted(str(p) for p in (root / "dev").glob("video*")) if (root / "dev").is_dir() else []
+    picam = util.find_spec("picamera2") is not None
+    report.fact("cameras", f"picamera2 {'available' if picam else 'missing'}; V4L2: {', '.join(cameras) or 'none'}")
+    if model and "Raspberry Pi" in model and not picam:
+        report.problem("picamera2 missing: --source picam will not work",
+                       "sudo apt install python3-picamera2, then make the venv with --system-site-packages")
+    if not cameras and not picam:
+        report.problem("no camera found", "connect a camera (CSI: enable it in raspi-config; USB: check dmesg)")
+    try:
+        user = pwd.getpwuid(os.getuid()).pw_name
+        if cameras and user != "root" and "video" not in {g.gr_name for g in grp.getgrall() if user in g.gr_mem}:
+            report.problem(f"{user} is not in the video group", f"sudo usermod -aG video {user} (then log in again)")
+    except KeyError:
+        pass
+
+    models = []
+    for path in sorted(BUNDLED_DIR.glob("*.tflite")) + sorted(BUNDLED_DIR.glob("*.onnx")):
+        try:
+            runtime.load(path)
+            models.append(f"{path.name} ({path.stat().st_size / 1024:.0f} KB, loads)")
+        except EdgeDigitsError as exc:
+            models.append(f"{path.name} (does not load)")
+            report.problem(f"{path.name} does not load: {exc}", "pip install --force-reinstall edgedigits")
+    report.fact("bundled models", "; ".join(models) or "none")
+    return report

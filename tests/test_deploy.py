@@ -1,0 +1,76 @@
+import json
+
+import pytest
+
+from edgedigits import deploy
+from edgedigits.errors import EdgeDigitsError
+from tests.conftest import run_cli
+
+
+def test_unit_runs_the_camera_as_the_invoking_user():
+    proc = run_cli("service", "install", "--dry-run", "--serve", "0.0.0.0:8080", "--", "--max-fps", "10",
+                   env={"SUDO_USER": "nobody"})
+    assert proc.returncode == 0, proc.stderr
+    unit = proc.stdout
+    assert "\nUser=nobody\n" in unit and "User=root" not in unit
+    assert "-m edgedigits camera --source picam --json --serve 0.0.0.0:8080 --max-fps 10" in unit
+    assert "\nRestart=on-failure\n" in unit and "\nStandardOutput=journal\n" in unit
+    assert "\nSupplementaryGroups=video\n" in unit and "\nWantedBy=multi-user.target\n" in unit
+    assert unit.startswith("[Unit]\n") and "\n[Service]\n" in unit and "\n[Install]\n" in unit
+
+
+def test_never_root():
+    proc = run_cli("service", "install", "--dry-run", env={"SUDO_USER": ""})
+    if proc.returncode == 0:  # a non-root test runner: the unit names that user
+        assert "User=root" not in proc.stdout
+    else:
+        assert proc.returncode == 1 and "runs as a normal user" in proc.stderr
+    with pytest.raises(EdgeDigitsError, match="must not run as root"):
+        deploy.unit_text(["--source", "0"], "root")
+    with pytest.raises(EdgeDigitsError, match="no such user"):
+        deploy.unit_text(["--source", "0"], "no-such-user-xyz")
+
+
+def test_install_needs_root(monkeypatch):
+    monkeypatch.setattr(deploy.os, "geteuid", lambda: 1000)
+    with pytest.raises(EdgeDigitsError, match="run it with sudo"):
+        deploy.install_service("[Unit]\n", "edgedigits-test")
+    with pytest.raises(EdgeDigitsError, match="run it with sudo"):
+        deploy.uninstall_service("edgedigits-test")
+
+
+def _fake_pi(tmp_path, model="Raspberry Pi 5 Model B Rev 1.0", features="fp asimd evtstrm crc32 asimddp"):
+    (tmp_path / "proc/device-tree").mkdir(parents=True)
+    (tmp_path / "proc/device-tree/model").write_text(model + "\x00")
+    (tmp_path / "proc/cpuinfo").write_text(f"processor\t: 0\nFeatures\t: {features}\n")
+    (tmp_path / "dev").mkdir()
+    return tmp_path
+
+
+def test_doctor_reads_the_board(tmp_path):
+    root = _fake_pi(tmp_path)
+    assert deploy.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
+    assert {"asimd", "asimddp"} <= deploy.cpu_features(root)
+    report = deploy.doctor(root)
+    facts = dict(report.facts)
+    assert facts["board"] == "Raspberry Pi 5 Model B Rev 1.0"
+    assert "seed.int8.tflite" in facts["bundled models"] and "loads" in facts["bundled models"]
+    fixes = dict(report.problems)
+    assert any("picamera2" in p for p in fixes) and "sudo apt install python3-picamera2" in " ".join(fixes.values())
+    assert any("no camera" in p for p in fixes)
+
+
+def test_doctor_cpuinfo_fallback(tmp_path):
+    (tmp_path / "proc").mkdir()
+    (tmp_path / "proc/cpuinfo").write_text("processor\t: 0\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n")
+    assert deploy.board_model(tmp_path) == "Raspberry Pi 4 Model B Rev 1.4"
+    assert deploy.board_model(tmp_path / "nothing") is None
+
+
+def test_doctor_cli_json():
+    proc = run_cli("doctor", "--json")
+    report = json.loads(proc.stdout)
+    assert {"board", "architecture", "runtimes", "cameras", "bundled models"} <= report["facts"].keys()
+    assert proc.returncode == (1 if report["problems"] else 0)
+    for item in report["problems"]:
+        assert item["fix"] and "\n" not in item["fix"]

@@ -215,3 +215,9 @@ def test_sigterm_releases_and_flushes(clip):
     assert all(json.loads(line)["frame"] == i for i, line in enumerate(lines))
     assert len(lines) < 30  # stopped early, not at the end of the file
     assert f"{len(lines)} frames in" in err
+
+
+def test_missing_camera_is_one_line():
+    proc = run_cli("camera", "--source", "7")
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == ["error: cannot open video source 7"]

@@ -187,7 +187,7 @@ def build_wheel(out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("edgedigits-*.whl"):
         old.unlink()
-    sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(ROOT)],
+    sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
        stdout=subprocess.DEVNULL)
     return next(out.glob("edgedigits-*.whl"))
 

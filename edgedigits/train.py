@@ -128,7 +128,7 @@ def _onehot(ds, use):
 
 
 def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, verbose: int | None = None):
-    """Run (or resume) training into ``out``; returns the path of the final ``model.keras``."""
+    """Run (or resume) training into ``out``; returns (path of the final model.keras, the dataset, the run state)."""
     from edgedigits import models
     from edgedigits.deps import tensorflow
 

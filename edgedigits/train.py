@@ -160,8 +160,23 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     (x_train, y_train), (x_val, y_val) = split_train_val(images, labels, cfg.val_split, cfg.seed)
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
-    if cfg.mixed_precision:
-        keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        if cfg.mixed_precision:
+            keras.mixed_precision.set_global_policy("mixed_float16")
+        return _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
+    """The training loop proper (under the dtype policy the caller set)."""
+    import keras
+
+    from edgedigits import models
+    from edgedigits.deps import tensorflow
+
+    tf = tensorflow()
+    state_path = out / STATE
     strategy = make_strategy(cfg.distribute)
     replicas = strategy.num_replicas_in_sync
     if cfg.batch_size < replicas:
@@ -177,9 +192,9 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoint").mkdir(exist_ok=True)
     with strategy.scope():
-        if state:
+        if state and state["epoch"] > 0 and (out / LAST).is_file():
             model = keras.models.load_model(out / LAST)
-        else:
+        else:  # a new run, or one killed before its first epoch ended
             model = compile_model(models.build(cfg.arch), cfg, steps)
     onehot = cfg.label_smoothing > 0
     if state is None:
@@ -220,7 +235,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         started = time.time()
         _write_json(state_path, state)
 
-    keras.mixed_precision.set_global_policy("float32")
+    keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = models.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
     model.load_weights(out / BEST)
     final.set_weights(model.get_weights())

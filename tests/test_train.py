@@ -118,3 +118,32 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "REPLICAS-OK 1 True" in proc.stdout
     assert "2 replica(s)" in " ".join(proc.stderr.split())
+
+
+def test_resume_a_run_killed_in_its_first_epoch(tmp_path):
+    cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=300, distribute="none")
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "state.json").write_text(json.dumps({"config": vars(cfg), "epoch": 0, "best_val_accuracy": -1.0,
+                                                "best_epoch": 0, "history": {}}))
+    path, _, state = train(cfg, out, data=DATA, resume=True, verbose=0)
+    assert path.exists() and state["epoch"] == 1
+
+
+def test_mixed_precision_ships_a_float32_model(tmp_path):
+    import keras
+
+    cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=300, distribute="none", mixed_precision=True)
+    path, _, _ = train(cfg, tmp_path, data=DATA, verbose=0)
+    assert keras.mixed_precision.global_policy().name == "float32"  # reset for whoever trains next
+    model = keras.models.load_model(path)
+    assert all(w.dtype == "float32" for w in model.weights)
+    assert model.layers[1].dtype_policy.name == "float32"
+
+
+def test_multiworker_needs_tf_config(monkeypatch):
+    from edgedigits.train import make_strategy
+
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    with pytest.raises(EdgeDigitsError, match="TF_CONFIG"):
+        make_strategy("multiworker")

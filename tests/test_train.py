@@ -147,3 +147,9 @@ def test_multiworker_needs_tf_config(monkeypatch):
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(EdgeDigitsError, match="TF_CONFIG"):
         make_strategy("multiworker")
+
+
+def test_label_smoothing_trains(tmp_path):
+    cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=600, distribute="none", label_smoothing=0.1)
+    path, _, state = train(cfg, tmp_path, data=DATA, verbose=0)
+    assert path.exists() and state["history"]["loss"][0] > 0 and 0 < state["best_val_accuracy"] <= 1

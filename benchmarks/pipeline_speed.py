@@ -37,6 +37,7 @@ def main() -> None:
     from edgedigits import data, runtime, scenes
     from edgedigits.camera import TimedClassifier, process
     from edgedigits.console import markdown_table
+    from edgedigits.hardware import cpu_model
     from edgedigits.models import bundled
 
     models = [Path(m) for m in args.model] if args.model else [bundled("seed", ".int8.tflite"),
@@ -68,7 +69,7 @@ def main() -> None:
         print(f"{model.name}: total p50 {row['total_p50_ms']:.2f} ms (preprocess {row['preprocess_p50_ms']:.2f}, "
               f"infer {row['infer_p50_ms']:.2f}), {row['digits_per_frame']:.1f} digits/frame")
 
-    system = {"date": time.strftime("%Y-%m-%d"), "cpu": _cpu(), "python": platform.python_version(),
+    system = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "python": platform.python_version(),
               "opencv": cv2.__version__, "threads": 1, "frame": "640x480", "digits": args.digits}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline_speed.json").write_text(json.dumps({"system": system, "rows": rows}, indent=2) + "\n")
@@ -80,16 +81,6 @@ def main() -> None:
         [[r["model"], r["runtime"], f"{r['digits_per_frame']:.1f}", f"{r['preprocess_p50_ms']:.2f}",
           f"{r['infer_p50_ms']:.2f}", f"{r['total_p50_ms']:.2f}", f"{r['total_p90_ms']:.2f}"] for r in rows])
     (args.out / "pipeline_speed.md").write_text("\n".join(lines) + "\n")
-
-
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 if __name__ == "__main__":

@@ -101,7 +101,7 @@ def worker(spec: dict) -> dict:
     t0 = time.perf_counter_ns()
     clf.predict(one)
     first_ms = (time.perf_counter_ns() - t0) / 1e6
-    pred = np.concatenate([clf.predict(images[i : i + 500]).argmax(1) for i in range(0, len(images), 500)])
+    pred = clf.predict_many(images).argmax(1)
     result = {"backend": clf.backend, "load_ms": load_ms, "first_ms": first_ms,
               "accuracy": float(np.mean(pred == labels)), "predictions": pred.tolist()}
     # Latency at batch 1, cycling through distinct prepared digits.
@@ -162,22 +162,12 @@ def pipeline_fps(clf, config: dict) -> list[dict]:
 def system_info() -> dict:
     from edgedigits.evaluate import library_versions
 
-    info = {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
-            "cpu": platform.processor() or platform.machine(), "isa": [], "versions": library_versions()}
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return info
-    flags = set()
-    for line in text.splitlines():
-        key = line.split(":", 1)[0].strip()
-        if key == "model name":
-            info["cpu"] = line.split(":", 1)[1].strip()
-        elif key in ("flags", "Features"):
-            flags.update(line.split(":", 1)[1].split())
+    from edgedigits.hardware import cpu_features, cpu_model
+
+    flags = cpu_features()
     wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8", "asimd", "asimddp", "sve"]
-    info["isa"] = [f for f in wanted if f in flags]
-    return info
+    return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
+            "cpu": cpu_model(), "isa": [f for f in wanted if f in flags], "versions": library_versions()}
 
 
 def resolve_models(model: str | None, formats: list[str], cache: Path | None = None) -> dict[str, Path | str]:

@@ -9,7 +9,6 @@ from pathlib import Path
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings would break one-line errors
 
 import click
-import numpy as np
 
 from edgedigits import __version__
 from edgedigits.deps import require, tensorflow
@@ -107,7 +106,7 @@ def evaluate(model, data, split, as_json):
     part = mnist.load(data).split(split)
     if part.labels is None:
         raise EdgeDigitsError(f"the {split} split of the data has no labels")
-    probs = np.concatenate([classifier.predict(part.images[i : i + 1000]) for i in range(0, len(part), 1000)])
+    probs = classifier.predict_many(part.images, batch=1000)
     report = classification_report(part.labels, probs.argmax(1))
     report["model"] = str(classifier.path)
     report["runtime"] = classifier.backend
@@ -158,12 +157,11 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
     classifier = _load_model(model, threads)
     if kaggle:
         from edgedigits.data import load_kaggle_csv
+        from edgedigits.files import atomic_write
 
         images = load_kaggle_csv(kaggle).split("test").images
-        labels = np.concatenate([classifier.predict(images[i : i + 1000]) for i in range(0, len(images), 1000)])
-        tmp = output.with_name(f".{output.name}.tmp")
-        tmp.write_text("ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels.argmax(1), 1)))
-        tmp.replace(output)
+        labels = classifier.predict_many(images, batch=1000)
+        atomic_write(output, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels.argmax(1), 1)))
         click.echo(f"wrote {len(images):,} predictions to {output}", err=True)
         return
     if not paths:

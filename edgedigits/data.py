@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import atomic_write
 
 # Official MD5 of the decompressed IDX files (yann.lecun.com/exdb/mnist).
 OFFICIAL_MD5 = {
@@ -85,7 +86,7 @@ def write_idx(path: str | Path, array: np.ndarray) -> None:
     payload = idx_bytes(array)
     if path.suffix == ".gz":
         payload = gzip.compress(payload, mtime=0)
-    _atomic_write(path, payload)
+    atomic_write(path, payload)
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -303,18 +304,6 @@ def load(data: str | Path | None = None, download: bool = True) -> Dataset:
     return download_mnist(cache)
 
 
-def _atomic_write(path: Path, payload: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _fetch(url: str, label: str) -> bytes:
     from edgedigits.console import progress_bar
 
@@ -342,7 +331,7 @@ def download_mnist(target: Path) -> Dataset:
                     raise EdgeDigitsError(f"{mirror}{stem}.gz: MD5 {got}, expected {want}")
                 payloads[stem] = raw
             for stem, raw in payloads.items():
-                _atomic_write(target / f"{stem}.gz", raw)
+                atomic_write(target / f"{stem}.gz", raw)
             return load_idx_dir(target)
         except (OSError, EdgeDigitsError, EOFError) as exc:
             errors.append(f"{mirror}: {exc}")

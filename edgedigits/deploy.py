@@ -15,6 +15,8 @@ from importlib import metadata, util
 from pathlib import Path
 
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import atomic_write
+from edgedigits.hardware import board_model, cpu_features
 
 UNIT_DIR = Path("/etc/systemd/system")
 
@@ -81,9 +83,7 @@ def _need_root(action: str) -> None:
 def install_service(unit: str, name: str) -> Path:
     _need_root("service install")
     path = UNIT_DIR / f"{name}.service"
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(unit)
-    os.replace(tmp, path)
+    atomic_write(path, unit)
     for args in (("daemon-reload",), ("enable", "--now", f"{name}.service")):
         result = _systemctl(*args)
         if result.returncode != 0:
@@ -122,32 +122,6 @@ class Report:
 
     def to_json(self) -> dict:
         return {"facts": dict(self.facts), "problems": [{"problem": p, "fix": f} for p, f in self.problems]}
-
-
-def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(errors="replace").replace("\x00", "").strip()
-    except OSError:
-        return None
-
-
-def board_model(root: Path = Path("/")) -> str | None:
-    model = _read(root / "proc/device-tree/model")
-    if model:
-        return model
-    for line in (_read(root / "proc/cpuinfo") or "").splitlines():
-        if line.startswith("Model"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-def cpu_features(root: Path = Path("/")) -> set[str]:
-    flags: set[str] = set()
-    for line in (_read(root / "proc/cpuinfo") or "").splitlines():
-        key = line.split(":", 1)[0].strip()
-        if key in ("Features", "flags"):
-            flags.update(line.split(":", 1)[1].split())
-    return flags
 
 
 def _version(dist: str) -> str | None:

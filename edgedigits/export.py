@@ -8,7 +8,6 @@ the MNIST test set, compared with the Keras model, and only then renamed into pl
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 import warnings
@@ -21,6 +20,7 @@ from edgedigits import runtime
 from edgedigits.console import err, progress_bar, table
 from edgedigits.deps import require, silenced_native_output, tensorflow
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import write_json
 from edgedigits.formats import FORMATS, Format
 from edgedigits.preprocess import CONTRACT, to_model_input
 
@@ -177,7 +177,7 @@ def validate(path: Path, fmt: Format, images: np.ndarray, labels: np.ndarray, re
     """Run the artifact in its real runtime on ``images``; compare with the Keras probabilities."""
     clf = runtime.load(path)
     started = time.perf_counter()
-    probs = np.concatenate([clf.predict(images[i : i + 500]) for i in range(0, len(images), 500)])
+    probs = clf.predict_many(images)
     pred = probs.argmax(1)
     result = {
         "runtime": clf.backend,
@@ -228,12 +228,6 @@ def _export_one(fmt, graph, out, stem, calib, images, labels, reference, min_agr
             entry["runtime"])
 
 
-def _atomic_json(path: Path, obj) -> None:
-    tmp = path.with_name(f"{TMP_PREFIX}{path.name}")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
-
-
 def export(
     model_path: Path,
     formats: list[str],
@@ -255,7 +249,7 @@ def export(
     out = Path(out) if out else model_path.parent
     stem = stem or model_path.name.removesuffix(".keras")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in out.glob(f"{TMP_PREFIX}*"):  # left by an export that was killed
+    for stale in [*out.glob(f"{TMP_PREFIX}*"), *out.glob(f".{manifest_name}.*.tmp")]:  # left by a killed export
         stale.unlink()
 
     ds = mnist.load(data)
@@ -305,7 +299,7 @@ def export(
 
     manifest["versions"] = evaluate.library_versions()
     manifest["seconds"] = round(time.time() - started, 1)
-    _atomic_json(out / manifest_name, manifest)
+    write_json(out / manifest_name, manifest)
     table(
         f"export of {model_path.name} (Keras accuracy {keras_accuracy * 100:.2f}% on {n:,} test digits)",
         ["format", "status", "KB", "accuracy %", "agreement %", "max |Δp|", "runtime / note"],

@@ -39,11 +39,22 @@ def check_tflite_bytes(blob: bytes, where: str) -> None:
     _walk_tflite(blob, where)
 
 
-def _walk_tflite(blob: bytes, where: str) -> None:
-    """Read every table the interpreter will follow, with bounds checks, so a bad offset fails here, in Python."""
+def tflite_schema():
+    """The TFLite flatbuffer schema bindings (shipped by ai-edge-litert, or by tflite-micro), or None."""
     try:
         from ai_edge_litert import schema_py_generated as schema
-    except ImportError:  # without the schema the header checks above must do
+    except ImportError:
+        try:
+            from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
+        except ImportError:
+            return None
+    return schema
+
+
+def _walk_tflite(blob: bytes, where: str) -> None:
+    """Read every table the interpreter will follow, with bounds checks, so a bad offset fails here, in Python."""
+    schema = tflite_schema()
+    if schema is None:  # without the schema the header checks above must do
         return
     size = len(blob)
 
@@ -136,6 +147,12 @@ class Classifier:
     def predict(self, digits: np.ndarray) -> np.ndarray:
         x = to_model_input(digits)
         return self._run(x) if len(x) else np.zeros((0, 10), np.float32)
+
+    def predict_many(self, digits: np.ndarray, batch: int = 500) -> np.ndarray:
+        """``predict`` over a large set, ``batch`` digits at a time (bounded interpreter memory)."""
+        if not len(digits):
+            return np.zeros((0, 10), np.float32)
+        return np.concatenate([self.predict(digits[i : i + batch]) for i in range(0, len(digits), batch)])
 
     def _run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError

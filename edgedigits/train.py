@@ -22,6 +22,7 @@ import numpy as np
 from edgedigits import data as mnist
 from edgedigits.console import err, table
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import write_json
 from edgedigits.preprocess import to_model_input
 
 
@@ -43,12 +44,6 @@ class TrainConfig:
 STATE = "state.json"
 LAST = "checkpoint/last.keras"
 BEST = "checkpoint/best.weights.h5"
-
-
-def _write_json(path: Path, obj) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
-    os.replace(tmp, path)
 
 
 def make_strategy(kind: str):
@@ -199,7 +194,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     onehot = cfg.label_smoothing > 0
     if state is None:
         state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
-        _write_json(state_path, state)
+        write_json(state_path, state)
 
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
@@ -233,7 +228,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
         state.setdefault("train_seconds", 0.0)
         state["train_seconds"] += time.time() - started
         started = time.time()
-        _write_json(state_path, state)
+        write_json(state_path, state)
 
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = models.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
@@ -242,7 +237,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     tmp = out / "model.tmp.keras"
     final.save(tmp)
     os.replace(tmp, out / "model.keras")
-    _write_json(out / "history.json", state["history"])
+    write_json(out / "history.json", state["history"])
     return out / "model.keras", ds, state
 
 
@@ -281,7 +276,7 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
             "wall_seconds": round(state.get("train_seconds", 0.0) + time.time() - started, 1),
         }
     )
-    _write_json(out / "metrics.json", metrics)
+    write_json(out / "metrics.json", metrics)
     rows = [
         ("test accuracy", f"{metrics['accuracy'] * 100:.2f}%" if test else "n/a"),
         ("best epoch", f"{state['best_epoch']} (val accuracy {state['best_val_accuracy'] * 100:.2f}%)"),

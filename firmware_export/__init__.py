@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import atomic_write
 
 ARENA_MARGIN = 0.20  # relative margin on the host-measured arena
 ARENA_SLACK = 4096  # plus bytes for scratch buffers of optimized kernels (CMSIS-NN, ESP-NN)
@@ -30,17 +31,6 @@ BOARDS = (  # name, flash bytes and RAM bytes available to the application
     ("Arduino Nano 33 BLE (nRF52840, 1 MB less 64 KB bootloader)", 960 * 1024, 256 * 1024),
 )
 _IRREGULAR = {"BATCH_MATMUL": "BatchMatMul", "ADD_N": "AddN", "ARG_MAX": "ArgMax", "ARG_MIN": "ArgMin"}
-
-
-def _schema():
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:
-        try:
-            from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-        except ImportError:
-            raise EdgeDigitsError("reading .tflite files needs ai-edge-litert: pip install 'edgedigits[runtime]'") from None
-    return schema
 
 
 def c_identifier(path: Path) -> str:
@@ -59,10 +49,12 @@ def resolver_method(op_name: str) -> str:
 
 def inspect(blob: bytes, where: str) -> dict:
     """Operators, tensor types and I/O of a .tflite flatbuffer."""
-    from edgedigits.runtime import check_tflite_bytes
+    from edgedigits.runtime import check_tflite_bytes, tflite_schema
 
     check_tflite_bytes(blob, where)
-    schema = _schema()
+    schema = tflite_schema()
+    if schema is None:
+        raise EdgeDigitsError("reading .tflite files needs ai-edge-litert: pip install 'edgedigits[runtime]'")
     names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
     types = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
     try:
@@ -150,12 +142,6 @@ def _bytes_as_c(blob: bytes) -> str:
     return ",\n  ".join(rows)
 
 
-def _write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def budget(model_bytes: int, arena_bytes: int) -> list[dict]:
     rows = []
     for board, flash, ram in BOARDS:
@@ -188,6 +174,6 @@ def generate(model_path: str | Path, out_dir: str | Path) -> dict:
         "budget": budget(len(blob), arena), "code_estimate": TFLM_CODE_ESTIMATE,
     }
     for filename, render in templates.FILES.items():
-        _write(out_dir / filename, render(values))
+        atomic_write(out_dir / filename, render(values))
     return {"ops": info["ops"], "model_bytes": len(blob), "arena_measured_bytes": measured, "arena_bytes": arena,
             "files": sorted(templates.FILES), "budget": values["budget"]}

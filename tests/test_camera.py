@@ -221,3 +221,10 @@ def test_missing_camera_is_one_line():
     proc = run_cli("camera", "--source", "7")
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines() == ["error: cannot open video source 7"]
+
+
+def test_predict_many_matches_predict(mnist):
+    clf = runtime.load(bundled("micro", ".int8.tflite"))
+    images = mnist.test.images[:1234]
+    np.testing.assert_array_equal(clf.predict_many(images, batch=500), clf.predict(images))
+    assert clf.predict_many(images[:0]).shape == (0, 10)

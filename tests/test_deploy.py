@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from edgedigits import deploy
+from edgedigits import deploy, hardware
 from edgedigits.errors import EdgeDigitsError
 from tests.conftest import run_cli
 
@@ -49,8 +49,8 @@ def _fake_pi(tmp_path, model="Raspberry Pi 5 Model B Rev 1.0", features="fp asim
 
 def test_doctor_reads_the_board(tmp_path):
     root = _fake_pi(tmp_path)
-    assert deploy.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
-    assert {"asimd", "asimddp"} <= deploy.cpu_features(root)
+    assert hardware.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
+    assert {"asimd", "asimddp"} <= hardware.cpu_features(root)
     report = deploy.doctor(root)
     facts = dict(report.facts)
     assert facts["board"] == "Raspberry Pi 5 Model B Rev 1.0"
@@ -63,8 +63,10 @@ def test_doctor_reads_the_board(tmp_path):
 def test_doctor_cpuinfo_fallback(tmp_path):
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/cpuinfo").write_text("processor\t: 0\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n")
-    assert deploy.board_model(tmp_path) == "Raspberry Pi 4 Model B Rev 1.4"
-    assert deploy.board_model(tmp_path / "nothing") is None
+    assert hardware.board_model(tmp_path) == "Raspberry Pi 4 Model B Rev 1.4"
+    assert hardware.board_model(tmp_path / "nothing") is None
+    (tmp_path / "proc/cpuinfo").write_text("model name\t: AMD EPYC 9554\nflags\t\t: fpu avx2\n")
+    assert hardware.cpu_model(tmp_path) == "AMD EPYC 9554" and hardware.cpu_features(tmp_path) == {"fpu", "avx2"}
 
 
 def test_doctor_cli_json():

@@ -1,32 +1,48 @@
-"""From a camera frame to normalised digits: find the ink, cut out each digit, group digits into numbers.
+"""From a camera frame or a photo to normalised digits: find the ink, cut out each digit, group digits into numbers.
 
-Pipeline: grayscale -> denoise -> polarity (dark ink on paper, or light on a dark ground) -> flatten the
-background (uneven light, shadows) -> Otsu threshold with a contrast floor -> remove ruled lines ->
-external contours -> filters (size, aspect, fill, border, specks) -> merge the strokes of one digit ->
-split touching digits -> normalise each the way MNIST was built (``preprocess.normalize_digit``).
+Every threshold comes from what the frame itself shows, never from an absolute pixel count:
+1. **Working copy.** Frames larger than ``WORK_SIDE`` are downscaled; boxes are reported in input pixels and
+   small digits are cut from the full-resolution input.
+2. **Ink.** The colour plane and polarity (dark ink on paper, or light on a board) that best separate ink from the
+   background. Ink is measured as contrast relative to the local background, so shadows and uneven light cancel.
+3. **Binarise with hysteresis.** Weak ink is kept where it is connected to strong ink: thin pen strokes stay whole,
+   while paper texture, noise and ink showing through from the back of the page (never as strong) are dropped.
+4. **Measure.** The stroke width (ink area over half its outline) and the typical digit height (ink-weighted).
+5. **Lines.** Runs far longer than a digit (ruled paper, grids, table borders) are removed; strokes that crossed
+   them are closed again.
+6. **Digits.** Components, the strokes of one digit joined by proximity relative to the stroke width, filtered by
+   size relative to the frame's digits; with a classifier, fragments and touching digits are read every plausible
+   way and the most probable reading wins. Each digit is normalised by ``preprocess.normalize_digit``.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from edgedigits.preprocess import normalize_digit
 
-MIN_CONTRAST = 28  # grey levels of ink above the background; below this nothing is ink (empty frames)
-
-
-@dataclass
-class Params:
-    min_height: float = 0.04  # of the frame height
-    max_height: float = 0.9
-    min_pixels: int = 10  # absolute minimum digit height in pixels
-    max_aspect: float = 1.6  # w/h above this is a line or several digits
-    min_fill: float = 0.06
-    max_fill: float = 0.9
-    merge_gap: float = 0.35  # vertical gap, relative to height, under which stacked strokes join
-    split_aspect: float = 1.15  # w/h above this: try to split into several digits
+WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
+PROBE_SIDE = 160  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
+MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
+NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
+STRONG_INK = 0.5  # a stroke reaches half the frame's typical ink contrast; ink seen through the page never does
+WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
+LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
+JOIN_GAP = 1.5  # pieces closer than 1.5 stroke widths may be one digit broken by the threshold...
+FRAGMENT = 0.6  # ...when one is under 70% of the digit height or they stack; two full-height pieces are two digits
+MIN_STROKES_TALL = 3.0  # a digit is at least 3 stroke widths tall; anything flatter is a dot or a dash
+SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
+MAX_DIGIT_HEIGHT = 1.6  # a digit is at most 1.6x the typical digit height (more: stacked digits or a drawing)
+MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a long tail); wider is a line
+SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
+SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
+EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
+EDGE_CONTACT = 3.0  # ...and meets the edge along at most 3 stroke widths: a stroke runs off, a desk or page edge lies along
+MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
+PIECE_ODDS = 4.0  # reading pieces as one digit must be this many times likelier than reading them apart
 
 
 @dataclass
@@ -46,78 +62,476 @@ class Number:
     text: str
     box: tuple[int, int, int, int]
     digits: list[Detection] = field(default_factory=list)
+    line: int = 0  # the line of text it sits on, 0 at the top
 
     def to_json(self) -> dict:
         return {"text": self.text, "box": [int(v) for v in self.box]}
 
 
-def to_gray(frame: np.ndarray) -> np.ndarray:
+# ---------------------------------------------------------------- the ink
+
+
+@dataclass
+class Ink:
+    """A frame's ink and the measures that every later threshold derives from."""
+
+    plane: np.ndarray  # uint8 input-resolution plane in which ink is dark
+    background: np.ndarray  # float32 working-resolution paper brightness of ``plane``
+    contrast: np.ndarray  # float32 working resolution: 0 paper, 1 ink as dark as can be
+    mask: np.ndarray  # uint8 0/1 ink at working resolution
+    weak: float  # contrast threshold of weak ink
+    stroke: float  # stroke width in working pixels
+    scale: float  # working pixels per input pixel (<= 1)
+
+
+def planes(frame: np.ndarray) -> list[np.ndarray]:
+    """The uint8 planes ink may show in: grey, then blue, green and red for a colour frame."""
     import cv2
 
     frame = np.asarray(frame)
-    if frame.ndim == 3 and frame.shape[2] == 4:
-        return cv2.cvtColor(frame, cv2.COLOR_BGRA2GRAY)
-    if frame.ndim == 3 and frame.shape[2] == 3:
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    if frame.ndim == 3 and frame.shape[2] == 1:
-        frame = frame[..., 0]
-    if frame.ndim != 2:
-        raise ValueError(f"expected a grayscale or BGR frame, got shape {frame.shape}")
     if frame.dtype != np.uint8:
         frame = np.clip(frame, 0, 255).astype(np.uint8)
-    return frame
+    if frame.ndim == 3 and frame.shape[2] == 1:
+        frame = frame[..., 0]
+    if frame.ndim == 2:
+        return [frame]
+    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+        raise ValueError(f"expected a grayscale or BGR frame, got shape {frame.shape}")
+    bgr = frame[..., :3]
+    return [cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), *cv2.split(bgr)]
 
 
-def ink_map(gray: np.ndarray) -> np.ndarray:
-    """Ink strength (uint8, bright = ink) with the background flattened, whatever the polarity."""
+def _separation(small: np.ndarray) -> tuple[float, float]:
+    """How well dark ink and light ink stand out of their local background, in noise deviations."""
     import cv2
 
-    h, w = gray.shape
-    smooth = cv2.GaussianBlur(gray, (3, 3), 0)
-    # The background is what most pixels are: compare the median with the extremes to find the polarity.
-    median = float(np.median(smooth[:: max(1, h // 120), :: max(1, w // 160)]))
-    dark_ink = median >= (float(smooth.min()) + float(smooth.max())) / 2
-    if dark_ink:
-        smooth = 255 - smooth
-    # Background: a grey opening larger than any stroke, on a downscaled copy for speed.
-    factor = max(1, min(h, w) // 120)
-    small = cv2.resize(smooth, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
-    k = max(3, (min(small.shape) // 8) | 1)
+    k = max(3, (min(small.shape) // 6) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    background = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel)
-    background = cv2.blur(background, (k, k))
-    background = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR)
-    return cv2.subtract(smooth, background)
+    plane = small.astype(np.float32)
+    scores = []
+    for op, sign in ((cv2.MORPH_CLOSE, 1.0), (cv2.MORPH_OPEN, -1.0)):
+        background = cv2.blur(cv2.morphologyEx(plane, op, kernel), (k, k))
+        ink = sign * (background - plane)
+        deviation = 1.4826 * float(np.median(np.abs(ink - np.median(ink)))) + 1.0
+        scores.append(float(np.percentile(ink, 99.9)) / deviation)
+    return scores[0], scores[1]
 
 
-def binarize(ink: np.ndarray) -> np.ndarray:
+def choose_plane(frame: np.ndarray) -> tuple[np.ndarray, bool]:
+    """The plane where ink stands out most, and whether the ink is lighter than its background."""
     import cv2
 
-    if int(ink.max()) < MIN_CONTRAST:
-        return np.zeros_like(ink)
-    otsu, _ = cv2.threshold(ink, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    _, mask = cv2.threshold(ink, max(otsu, MIN_CONTRAST), 255, cv2.THRESH_BINARY)
-    return mask
+    best = None
+    for plane in planes(frame):
+        h, w = plane.shape
+        factor = max(1.0, min(h, w) / PROBE_SIDE)
+        small = cv2.resize(plane, (max(1, round(w / factor)), max(1, round(h / factor))),
+                           interpolation=cv2.INTER_AREA)
+        dark, light = _separation(small)
+        for score, is_light in ((dark, False), (light, True)):
+            if best is None or score > best[0]:
+                best = (score, plane, is_light)
+    return best[1], best[2]
 
 
-def remove_lines(mask: np.ndarray) -> np.ndarray:
-    """Drop long horizontal and vertical runs (ruled paper, table lines, frame edges)."""
+def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
+    """Paper brightness: a closing (dark strokes narrower than the kernel vanish), computed small and smoothed."""
+    import cv2
+
+    h, w = plane.shape
+    factor = max(1.0, kernel_px / 9)  # the kernel is 9 px on the reduced copy: enough to be round
+    small = cv2.resize(plane, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
+    k = max(3, int(round(kernel_px / factor)) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (k, k))
+    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+
+
+def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
+    """How much darker than its paper each pixel is, as a fraction of the paper: shadows cancel out."""
+    return np.clip((background - plane) / np.maximum(background, 16.0), 0.0, 1.0)
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean width of the strokes in a 0/1 mask: ink area over half its outline (diagonals corrected by 4/pi)."""
+    m = mask.astype(np.int16)
+    edges = int(np.abs(np.diff(m, axis=0)).sum() + np.abs(np.diff(m, axis=1)).sum())
+    return 8.0 / math.pi * float(m.sum()) / max(1, edges)
+
+
+def _component_strokes(labels: np.ndarray, count: int) -> float:
+    """The frame's stroke width: ``stroke_width`` per component, the ink-weighted median over components that
+    do not lie along the frame's edge (a desk, the page's edge, a shadow)."""
+    ink = labels > 0
+    area = np.bincount(labels.ravel(), minlength=count)
+    edges = np.zeros(count, np.int64)
+    for a, b, la, lb in ((ink[1:], ink[:-1], labels[1:], labels[:-1]), (ink[:, 1:], ink[:, :-1], labels[:, 1:],
+                                                                         labels[:, :-1])):
+        change = a != b
+        edges += np.bincount(np.where(a, la, lb)[change], minlength=count)
+    border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    contact = np.bincount(border, minlength=count)
+    extent = np.sqrt(area)  # a blob lying along an edge touches it over more than its own size
+    ok = (area > 0) & (contact < extent) & (edges > 0)
+    ok[0] = False
+    if not ok.any():
+        return stroke_width(ink)
+    widths = 8.0 / math.pi * area[ok] / edges[ok]
+    return _weighted_median(widths, area[ok])
+
+
+def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """Labelled ink (0 is paper) and the weak threshold: weak ink connected to strong ink, where strong is
+    judged against the ink nearby. None when the frame shows no ink."""
+    import cv2
+
+    h, w = contrast.shape
+    sample = contrast[:: max(1, h // 200), :: max(1, w // 200)]
+    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    floor = max(NOISE_SIGMAS * noise, WEAK_INK * MIN_INK_CONTRAST)
+    if float(contrast.max()) < MIN_INK_CONTRAST:
+        return None
+    # The strongest ink within a quarter of the frame: a dark desk at the edge does not hide a pen stroke.
+    k = max(3, min(h, w) // 4)
+    nearby = cv2.dilate(contrast, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    strong = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
+    weak = max(WEAK_INK * MIN_INK_CONTRAST, floor)
+    count, labels = cv2.connectedComponents((contrast > weak).astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, np.uint8)
+    keep[labels[contrast > strong]] = 1
+    keep[0] = 0
+    return keep[labels] * labels, weak
+
+
+def find_ink(frame: np.ndarray) -> Ink | None:
+    """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none."""
+    import cv2
+
+    plane, light = choose_plane(frame)
+    if light:
+        plane = 255 - plane
+    h, w = plane.shape
+    scale = min(1.0, WORK_SIDE / max(h, w))
+    work = plane if scale == 1.0 else cv2.resize(plane, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                 interpolation=cv2.INTER_AREA)
+    # First pass: a background kernel of 1/6 of the frame; then one of a few stroke widths, which follows
+    # sharp shadow edges and still spans every stroke.
+    kernel = min(work.shape) / 6
+    result = None
+    for _ in range(2):
+        background = _background(work, kernel)
+        contrast = relative_contrast(work.astype(np.float32), background)
+        found = _hysteresis(contrast)
+        if found is None:
+            return None
+        labels, weak = found
+        stroke = _component_strokes(labels, int(labels.max()) + 1)
+        result = Ink(plane, background, contrast, (labels > 0).astype(np.uint8), weak, stroke, scale)
+        tighter = max(3.0, 6 * stroke)
+        if tighter > 0.7 * kernel:
+            break
+        kernel = tighter
+    return result
+
+
+# ---------------------------------------------------------------- lines
+
+
+def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.ndarray:
+    """Drop horizontal and vertical lines longer than ``LINE_LENGTH`` digit heights (ruled paper, grids, table
+    borders), then re-close the strokes that crossed them.
+
+    A tilted line is found as a chain of straight runs a quarter of that length, joined: any one run may be
+    a digit's bar, but only a line chains them over twice a digit's height.
+    """
     import cv2
 
     h, w = mask.shape
-    half = cv2.resize(mask, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)  # lines survive
-    half = (half > 0).astype(np.uint8) * 255
-    lines = np.zeros_like(half)
-    for size in ((max(8, w // 10), 1), (1, max(8, h // 6))):
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
-        lines |= cv2.morphologyEx(half, cv2.MORPH_OPEN, kernel)
-    if not lines.any():
+    length = int(LINE_LENGTH * digit_height)
+    if length >= max(h, w):
         return mask
-    lines = cv2.resize(lines, (w, h), interpolation=cv2.INTER_NEAREST)
-    lines = cv2.dilate(lines, cv2.getStructuringElement(cv2.MORPH_RECT, (3, 3)))
-    cleaned = cv2.subtract(mask, lines)
-    # Re-close the strokes a line crossed.
-    return cv2.morphologyEx(cleaned, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 5)))
+    run = max(3, length // 4)
+    bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
+    cleaned = mask
+    for axis, size, across in ((2, (run, 1), (1, bridge)), (3, (1, run), (bridge, 1))):
+        runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
+        if not runs.any():
+            continue
+        runs = cv2.dilate(runs, np.ones((3, 3), np.uint8))
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        long = stats[:, axis] >= length
+        long[0] = False
+        if not long.any():
+            continue
+        lines = long[labels].astype(np.uint8)
+        without = cleaned & (1 - lines)
+        rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+        cleaned = without | (rejoined & mask & lines)
+    return cleaned
+
+
+# ---------------------------------------------------------------- pieces, clusters and readings
+
+
+def _weighted_median(values, weights) -> float:
+    order = np.argsort(values)
+    values, cumulative = np.asarray(values, float)[order], np.cumsum(np.asarray(weights, float)[order])
+    return float(values[np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def _digit_height(stats: np.ndarray, stroke: float) -> float | None:
+    """The typical digit height: the ink-weighted median height of components that are neither lines nor dots.
+    When every component is line-shaped (digits written on ruled lines merge with them), the tall ones count:
+    a line alone is thinner than a digit is tall."""
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    tall = h >= MIN_STROKES_TALL * stroke
+    shaped = tall & (w <= 3 * h)
+    chosen = shaped if shaped.any() else tall
+    if not chosen.any():
+        return None
+    return _weighted_median(h[chosen], area[chosen])
+
+
+def _gap(a, b) -> float:
+    """Chebyshev distance between two boxes (negative when they overlap on both axes)."""
+    gx = max(a[0], b[0]) - min(a[0] + a[2], b[0] + b[2])
+    gy = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
+    return max(gx, gy)
+
+
+def _may_join(a, b, stroke: float, digit_height: float) -> bool:
+    """Could pieces ``a`` and ``b`` (boxes) be parts of one digit?"""
+    if _gap(a, b) > JOIN_GAP * stroke:
+        return False
+    overlap_x = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    return min(a[3], b[3]) < FRAGMENT * digit_height or overlap_x > 0.5 * min(a[2], b[2])
+
+
+def _clusters(boxes: list[tuple], stroke: float, digit_height: float) -> list[list[int]]:
+    """Connected sets of pieces that may be parts of one digit (``_may_join``)."""
+    parent = list(range(len(boxes)))
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    order = sorted(range(len(boxes)), key=lambda i: boxes[i][0])
+    for n, i in enumerate(order):
+        for j in order[n + 1 :]:
+            if boxes[j][0] - (boxes[i][0] + boxes[i][2]) > JOIN_GAP * stroke:
+                break
+            if _may_join(boxes[i], boxes[j], stroke, digit_height):
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(boxes)):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
+
+
+def _split(mask: np.ndarray, count: int) -> list[tuple[int, int, int, int]]:
+    """Cut a blob into ``count`` digits at the weakest columns near the evenly spaced cuts."""
+    h, w = mask.shape
+    columns = mask.sum(0).astype(np.float32)
+    cuts = [0]
+    for k in range(1, count):
+        centre = int(k * w / count)
+        window = max(2, int(0.25 * w / count))
+        lo, hi = max(cuts[-1] + 2, centre - window), min(w - 2, centre + window)
+        if hi <= lo:
+            return []
+        cuts.append(lo + int(np.argmin(columns[lo:hi])))
+    cuts.append(w)
+    parts = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        cols = np.nonzero(mask[:, a:b].any(0))[0]
+        rows = np.nonzero(mask[:, a:b].any(1))[0]
+        if len(cols) and len(rows):
+            parts.append((a + int(cols[0]), int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1)))
+    return parts if len(parts) == count else []
+
+
+class _Finder:
+    """One frame's digits: pieces -> clusters -> candidate digits -> the most probable reading."""
+
+    def __init__(self, ink: Ink, labels: np.ndarray, stats: np.ndarray, digit_height: float):
+        self.ink, self.labels, self.stats, self.height = ink, labels, stats, digit_height
+        self.crops: list[Detection] = []
+
+    def box(self, ids) -> tuple[int, int, int, int]:
+        s = self.stats[list(ids)]
+        x0, y0 = int(s[:, 0].min()), int(s[:, 1].min())
+        x1, y1 = int((s[:, 0] + s[:, 2]).max()), int((s[:, 1] + s[:, 3]).max())
+        return x0, y0, x1 - x0, y1 - y0
+
+    def plausible(self, box, ids) -> bool:
+        """Could these pieces, in this box, be one digit?"""
+        x, y, w, h = box
+        stroke = self.ink.stroke
+        if w > MAX_ASPECT * h or h < MIN_STROKES_TALL * stroke or h < SPECK_HEIGHT * self.height:
+            return False
+        if h > MAX_DIGIT_HEIGHT * self.height and len(ids) > 1:
+            return False
+        ink = float(self.stats[list(ids), 4].sum())
+        if ink < 0.5 * stroke * h:  # sparse: dots spread over a box
+            return False
+        if ink > SOLID_FILL * w * h and w > 3 * stroke:
+            return False
+        return True
+
+    def inside(self, box, ids) -> bool:
+        """Not cut by the frame's edge, or a close-up whose stroke runs off it (not a desk lying along it)."""
+        x, y, w, h = box
+        fh, fw = self.ink.mask.shape
+        if x > 0 and y > 0 and x + w < fw and y + h < fh:
+            return True
+        own = np.isin(self.labels, [i + 1 for i in ids])
+        contact = int(own[0].sum() + own[-1].sum() + own[:, 0].sum() + own[:, -1].sum())
+        return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * self.ink.stroke
+
+    def candidate(self, ids, box=None) -> list[int] | None:
+        """Crop indices of the readings of these pieces as one digit, or as 2-3 touching ones when wide."""
+        whole = self.box(ids)
+        region = np.isin(self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]],
+                         [i + 1 for i in ids]).astype(np.uint8)
+        options = []
+        if not self.inside(whole, ids):
+            return options
+        if self.plausible(whole, ids):
+            options.append([self._crop(region, whole, (0, 0, whole[2], whole[3]))])
+        if len(ids) == 1 and whole[2] > SPLIT_ASPECT * whole[3]:
+            for count in (2, 3):
+                if whole[2] >= count * 0.35 * whole[3]:
+                    parts = _split(region, count)
+                    if parts and all(p[3] >= MIN_STROKES_TALL * self.ink.stroke for p in parts):
+                        options.append([self._crop(region, whole, p) for p in parts])
+        return options
+
+    def _crop(self, region, whole, part) -> int:
+        """Cut one digit (``part`` of the ``whole`` box) from the frame, normalise it, return its index."""
+        import cv2
+
+        ink = self.ink
+        px, py, pw, ph = part
+        x, y = whole[0] + px, whole[1] + py
+        own = region[py : py + ph, px : px + pw]
+        keep = cv2.dilate(own, np.ones((3, 3), np.uint8))
+        s = ink.scale
+        if s == 1.0 or ph * 1 >= 2 * 20:  # enough pixels at working resolution
+            contrast = ink.contrast[y : y + ph, x : x + pw]
+            crop = np.where(keep > 0, np.maximum(contrast - ink.weak / 2, 0), 0)
+            box_in = (x, y, pw, ph)
+        else:  # a small digit of a big photo: cut it at full resolution
+            X0, Y0 = int(x / s), int(y / s)
+            X1, Y1 = min(ink.plane.shape[1], int(math.ceil((x + pw) / s))), min(ink.plane.shape[0],
+                                                                               int(math.ceil((y + ph) / s)))
+            size = (max(1, X1 - X0), max(1, Y1 - Y0))
+            full = ink.plane[Y0:Y1, X0:X1].astype(np.float32)
+            background = cv2.resize(ink.background[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
+            grow = cv2.dilate(cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST),
+                              np.ones((3, 3), np.uint8), iterations=max(1, int(round(1 / s))))
+            contrast = relative_contrast(full, background)
+            crop = np.where((grow > 0) & (contrast > ink.weak), contrast - ink.weak / 2, 0)
+            box_in = (X0, Y0, size[0], size[1])
+        self.crops.append(Detection(self._to_input(box_in, s == 1.0 or ph >= 40), normalize_digit(crop)))
+        return len(self.crops) - 1
+
+    def _to_input(self, box, working: bool):
+        if not working or self.ink.scale == 1.0:
+            return tuple(int(v) for v in box)
+        s = self.ink.scale
+        x0, y0 = int(box[0] / s), int(box[1] / s)
+        x1 = min(self.ink.plane.shape[1], int(math.ceil((box[0] + box[2]) / s)))
+        y1 = min(self.ink.plane.shape[0], int(math.ceil((box[1] + box[3]) / s)))
+        return x0, y0, x1 - x0, y1 - y0
+
+
+def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> list[int]:
+    """The partition of a cluster's pieces (left to right) into digits with the highest joint probability."""
+    n = len(cluster)
+    best = [(0.0, [])] + [(-math.inf, [])] * n
+    for end in range(1, n + 1):
+        for start in range(end):
+            for option in groups.get((start, end), []):
+                score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6)) for i in option)
+                if score > best[end][0]:
+                    best[end] = (score, best[start][1] + option)
+    if best[n][0] == -math.inf:  # no full reading: keep the pieces that read alone
+        return [i for (start, end), options in groups.items() if end == start + 1 and options for i in options[0]]
+    return best[n][1]
+
+
+def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detection]:
+    """Boxes (input pixels) and MNIST-normalised 28x28 crops of the handwritten digits in ``frame`` (gray or BGR).
+
+    With a ``classifier`` the digits come back labelled, and pieces that may be one digit, or blobs that may be
+    touching digits, are read every plausible way; the reading with the highest joint probability wins. Without
+    one, pieces near each other are one digit and wide blobs are split by shape alone.
+    """
+    import cv2
+
+    frame = np.asarray(frame)
+    if frame.ndim < 2 or frame.shape[0] < 8 or frame.shape[1] < 8:
+        return []
+    ink = find_ink(frame)
+    if ink is None:
+        return []
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.mask, connectivity=8)
+    height = _digit_height(stats[1:], ink.stroke)
+    if height is None:
+        return []
+    mask = remove_lines(ink.mask, ink.stroke, height)
+    if mask is not ink.mask:
+        ink.mask = mask
+        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        height = _digit_height(stats[1:], ink.stroke) or height
+    stats = stats[1:]
+    # Pieces: components bigger than a stroke's square (smaller ones are dust).
+    pieces = [i for i in range(len(stats)) if stats[i, 4] >= ink.stroke ** 2 and max(stats[i, 2], stats[i, 3])
+              >= 1.5 * ink.stroke]
+    finder = _Finder(ink, labels, stats, height)
+    boxes = [tuple(int(v) for v in stats[i, :4]) for i in pieces]
+    readings = []
+    for cluster in _clusters(boxes, ink.stroke, height):
+        cluster = sorted((pieces[i] for i in cluster), key=lambda i: stats[i, 0] + stats[i, 2] / 2)
+        if len(cluster) > MAX_CLUSTER:
+            readings += [([i], {(0, 1): finder.candidate([i])}) for i in cluster]
+            continue
+        groups = {}
+        for start in range(len(cluster)):
+            for end in range(start + 1, len(cluster) + 1):
+                ids = cluster[start:end]
+                box = finder.box(ids)
+                if box[2] > MAX_ASPECT * box[3] and end - start > 1:
+                    break
+                groups[(start, end)] = finder.candidate(ids)
+        readings.append((cluster, groups))
+    crops = finder.crops
+    if not crops:
+        return []
+    if classifier is None:  # shape alone: each cluster whole when it can be, else its pieces
+        chosen = []
+        for cluster, groups in readings:
+            whole = groups.get((0, len(cluster)))
+            chosen += whole[0] if whole else [i for (s, e), o in groups.items() if e == s + 1 and o for i in o[0]]
+        return _drop_specks([crops[i] for i in chosen])
+    probs = classifier.predict(np.stack([d.digit for d in crops]))
+    for det, row in zip(crops, probs):
+        det.label, det.confidence = int(row.argmax()), float(row.max())
+    chosen = []
+    for cluster, groups in readings:
+        chosen += _best_reading(cluster, groups, crops)
+    return _drop_specks([crops[i] for i in chosen])
+
+
+def _drop_specks(detections: list[Detection]) -> list[Detection]:
+    """Digits far smaller than the frame's typical digit (ink-weighted) are dots and dirt."""
+    if len(detections) < 2:
+        return detections
+    heights = [d.box[3] for d in detections]
+    typical = _weighted_median(heights, [d.box[2] * d.box[3] for d in detections])
+    return [d for d in detections if d.box[3] >= SPECK_HEIGHT * typical]
 
 
 def iou(a, b) -> float:
@@ -133,149 +547,6 @@ def _union(a, b):
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])
     x1, y1 = max(a[0] + a[2], b[0] + b[2]), max(a[1] + a[3], b[1] + b[3])
     return (x0, y0, x1 - x0, y1 - y0)
-
-
-def _merge_strokes(groups: list[tuple[tuple, list[int]]], p: Params) -> list[tuple[tuple, list[int]]]:
-    """Join components that overlap in x and sit on top of each other (the bar of a 5, a 4 in two strokes)."""
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                a, b = groups[i][0], groups[j][0]
-                overlap_x = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-                narrow = min(a[2], b[2])
-                gap_y = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
-                tall = max(a[3], b[3])
-                merged = _union(a, b)
-                if (overlap_x > 0.5 * narrow and gap_y < p.merge_gap * tall
-                        and merged[3] <= 1.6 * tall and merged[2] <= 1.2 * merged[3]):
-                    groups[i] = (merged, groups[i][1] + groups[j][1])
-                    del groups[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return groups
-
-
-def _split(mask: np.ndarray, box, count: int) -> list[tuple[int, int, int, int]]:
-    """Cut a blob into ``count`` digits at the weakest columns near the evenly spaced cuts."""
-    x, y, w, h = box
-    columns = (mask[y : y + h, x : x + w] > 0).sum(0).astype(np.float32)
-    cuts = [0]
-    for k in range(1, count):
-        centre = int(k * w / count)
-        window = max(2, int(0.25 * w / count))
-        lo, hi = max(cuts[-1] + 2, centre - window), min(w - 2, centre + window)
-        if hi <= lo:
-            continue
-        cuts.append(lo + int(np.argmin(columns[lo:hi])))
-    cuts.append(w)
-    parts = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        cols = np.nonzero((mask[y : y + h, x + a : x + b] > 0).any(0))[0]
-        rows = np.nonzero((mask[y : y + h, x + a : x + b] > 0).any(1))[0]
-        if len(cols) and len(rows):
-            parts.append((x + a + int(cols[0]), y + int(rows[0]), int(cols[-1] - cols[0] + 1),
-                          int(rows[-1] - rows[0] + 1)))
-    return parts if len(parts) == count else []
-
-
-def _split_options(mask: np.ndarray, box, p: Params) -> list[list[tuple[int, int, int, int]]]:
-    """Ways to read a blob: whole, or (when wide) as 2 or 3 touching digits. The classifier picks."""
-    x, y, w, h = box
-    options = [[box]]
-    if w > p.split_aspect * h:
-        for count in (2, 3):
-            if w >= count * 0.35 * h:
-                parts = _split(mask, box, count)
-                if parts:
-                    options.append(parts)
-    return options
-
-
-def _choose(options: list[list[Detection]], classifier) -> list[Detection]:
-    """Label every option and keep the one whose least confident digit is the most confident."""
-    if len(options) == 1 and classifier is None:
-        return options[0]
-    flat = [d for option in options for d in option]
-    probs = classifier.predict(np.stack([d.digit for d in flat]))
-    for det, row in zip(flat, probs):
-        det.label, det.confidence = int(row.argmax()), float(row.max())
-    return max(options, key=lambda option: (min(d.confidence for d in option), -len(option)))
-
-
-def find_digits(frame: np.ndarray, params: Params | None = None, classifier=None) -> list[Detection]:
-    """Boxes and MNIST-normalised 28x28 crops of the handwritten digits in ``frame`` (gray or BGR).
-
-    With a ``classifier`` the digits come back labelled, and wide blobs are read whole or as touching
-    digits, whichever the classifier is surer of; without one, wide blobs are split by shape alone.
-    """
-    import cv2
-
-    p = params or Params()
-    gray = to_gray(frame)
-    h, w = gray.shape
-    if h < 8 or w < 8:
-        return []
-    ink = ink_map(gray)
-    mask = remove_lines(binarize(ink))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    min_h = max(p.min_pixels, p.min_height * h)
-    groups = []
-    for i, contour in enumerate(contours):
-        x, y, bw, bh = cv2.boundingRect(contour)
-        if bh < 0.35 * min_h or bw * bh < 6:  # specks; strokes of a bigger digit are kept for merging
-            continue
-        groups.append(((x, y, bw, bh), [i]))
-    groups = _merge_strokes(groups, p)
-    blobs = []
-    for (x, y, bw, bh), ids in groups:
-        if bh < min_h or bh > p.max_height * h:
-            continue
-        if x <= 0 or y <= 0 or x + bw >= w or y + bh >= h:  # cut off by the frame edge
-            continue
-        # The group's ink: its filled outer contours, holes (0, 6, 8, 9) restored from the mask.
-        outline = np.zeros((bh, bw), np.uint8)
-        cv2.drawContours(outline, [contours[i] for i in ids], -1, 1, thickness=-1, offset=(-x, -y))
-        component = (outline > 0) & (mask[y : y + bh, x : x + bw] > 0)
-        options = []
-        for boxes in _split_options(component.astype(np.uint8), (0, 0, bw, bh), p):
-            option = [_crop(component, ink, x, y, box, p) for box in boxes]
-            if all(option):
-                options.append(option)
-        if options:
-            blobs.append(options)
-    blobs = _drop_specks(blobs)
-    if classifier is None:  # shape alone: whole, unless too wide to be one digit
-        return [d for options in blobs for d in options[0]]
-    return [d for options in blobs for d in _choose(options, classifier)]
-
-
-def _crop(component, ink, x, y, box, p: Params) -> Detection | None:
-    """The normalised digit inside ``box`` (relative to the blob at x, y), or None if it is no digit."""
-    import cv2
-
-    bx, by, bw, bh = box
-    if bw > p.max_aspect * bh:  # a line, or several digits: only a split option can use it
-        return None
-    part = component[by : by + bh, bx : bx + bw]
-    if not p.min_fill <= float(part.mean()) <= p.max_fill:
-        return None
-    # Grey levels of this digit only (anti-aliasing kept), its neighbours masked out.
-    keep = cv2.dilate(part.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-    crop = np.where(keep, ink[y + by : y + by + bh, x + bx : x + bx + bw], 0)
-    return Detection((x + bx, y + by, bw, bh), normalize_digit(crop))
-
-
-def _drop_specks(blobs: list[list[list[Detection]]]) -> list[list[list[Detection]]]:
-    """Blobs far smaller than the typical digit in the frame are dots and dirt, not digits."""
-    if len(blobs) < 3:
-        return blobs
-    typical = float(np.median([options[0][0].box[3] for options in blobs]))
-    return [options for options in blobs if options[0][0].box[3] >= 0.45 * typical]
 
 
 def group_numbers(detections: list[Detection]) -> list[Number]:
@@ -295,7 +566,7 @@ def group_numbers(detections: list[Detection]) -> list[Number]:
         else:
             lines.append([det])
     numbers = []
-    for line in lines:
+    for index, line in enumerate(lines):
         line.sort(key=lambda d: d.box[0])
         height = float(np.median([d.box[3] for d in line]))
         current = [line[0]]
@@ -303,20 +574,28 @@ def group_numbers(detections: list[Detection]) -> list[Number]:
             prev = current[-1]
             gap = det.box[0] - (prev.box[0] + prev.box[2])
             if gap > 0.6 * height:
-                numbers.append(_number(current))
+                numbers.append(_number(current, index))
                 current = [det]
             else:
                 current.append(det)
-        numbers.append(_number(current))
+        numbers.append(_number(current, index))
     return numbers
 
 
-def _number(digits: list[Detection]) -> Number:
+def _number(digits: list[Detection], line: int) -> Number:
     box = digits[0].box
     for d in digits[1:]:
         box = _union(box, d.box)
     text = "".join("?" if d.label is None else str(d.label) for d in digits)
-    return Number(text, box, digits)
+    return Number(text, box, digits, line)
+
+
+def reading(numbers: list[Number]) -> str:
+    """What a person reads: the digits of each line left to right, lines top to bottom joined with ``-``."""
+    lines: dict[int, str] = {}
+    for number in numbers:
+        lines[number.line] = lines.get(number.line, "") + number.text
+    return "-".join(lines[k] for k in sorted(lines))
 
 
 def read_frame(frame: np.ndarray, classifier, min_confidence: float = 0.0) -> tuple[list[Detection], list[Number]]:

@@ -258,16 +258,32 @@ def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.nda
         if not runs.any():
             continue
         runs = cv2.dilate(runs, np.ones((3, 3), np.uint8))
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(runs, connectivity=8)
+        count, labels, stats, centroids = cv2.connectedComponentsWithStats(runs, connectivity=8)
         long = stats[:, axis] >= length
         long[0] = False
         if not long.any():
             continue
+        long |= _collinear(labels, stats, centroids, long, axis, bridge)
         lines = long[labels].astype(np.uint8)
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         cleaned = without | (rejoined & mask & lines)
     return cleaned
+
+
+def _collinear(labels, stats, centroids, long, axis: int, tolerance: float) -> np.ndarray:
+    """Short runs that lie on a long line (its pieces between the digits written on it)."""
+    along, across = (0, 1) if axis == 2 else (1, 0)
+    found = np.zeros(len(stats), bool)
+    for i in np.nonzero(long)[0]:
+        x, y, w, h = stats[i, :4]
+        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
+        points = np.stack([xs + x, ys + y], 1).astype(np.float64)
+        slope, offset = np.polyfit(points[:, along], points[:, across], 1)
+        expected = slope * centroids[:, along] + offset
+        found |= np.abs(centroids[:, across] - expected) <= tolerance
+    found[0] = False
+    return found
 
 
 # ---------------------------------------------------------------- pieces, clusters and readings

@@ -25,12 +25,13 @@ import numpy as np
 from edgedigits.preprocess import normalize_digit
 
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
-PROBE_SIDE = 160  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
+PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
 STRONG_INK = 0.5  # a stroke reaches half the frame's typical ink contrast; ink seen through the page never does
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
+LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
 JOIN_GAP = 1.5  # pieces closer than 1.5 stroke widths may be one digit broken by the threshold...
 FRAGMENT = 0.5  # ...when one is under half the digit height or they stack; taller pieces side by side are two digits
 MIN_STROKES_TALL = 3.0  # a digit is at least 3 stroke widths tall; anything flatter is a dot or a dash
@@ -79,59 +80,71 @@ class Ink:
     background: np.ndarray  # float32 working-resolution paper brightness of ``plane``
     contrast: np.ndarray  # float32 working resolution: 0 paper, 1 ink as dark as can be
     mask: np.ndarray  # uint8 0/1 ink at working resolution
-    weak: float  # contrast threshold of weak ink
+    weak: np.ndarray  # float32 working resolution: the contrast threshold of weak ink, from the ink nearby
     stroke: float  # stroke width in working pixels
     scale: float  # working pixels per input pixel (<= 1)
 
 
-def planes(frame: np.ndarray) -> list[np.ndarray]:
-    """The uint8 planes ink may show in: grey, then blue, green and red for a colour frame."""
-    import cv2
-
+def _as_image(frame: np.ndarray) -> np.ndarray:
+    """A uint8 grey (H, W) or BGR (H, W, 3) image."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
         frame = np.clip(frame, 0, 255).astype(np.uint8)
     if frame.ndim == 3 and frame.shape[2] == 1:
         frame = frame[..., 0]
-    if frame.ndim == 2:
-        return [frame]
-    if frame.ndim != 3 or frame.shape[2] not in (3, 4):
+    if frame.ndim == 3 and frame.shape[2] == 4:
+        frame = frame[..., :3]
+    if frame.ndim not in (2, 3) or (frame.ndim == 3 and frame.shape[2] != 3):
         raise ValueError(f"expected a grayscale or BGR frame, got shape {frame.shape}")
-    bgr = frame[..., :3]
-    return [cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), *cv2.split(bgr)]
+    return frame
+
+
+def plane(image: np.ndarray, index: int) -> np.ndarray:
+    """Plane ``index`` of an image: 0 grey, then 1 blue, 2 green, 3 red (grey images have plane 0 only)."""
+    import cv2
+
+    if image.ndim == 2:
+        return image
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if index == 0 else np.ascontiguousarray(image[..., index - 1])
 
 
 def _separation(small: np.ndarray) -> tuple[float, float]:
     """How well dark ink and light ink stand out of their local background, in noise deviations."""
     import cv2
 
-    k = max(3, (min(small.shape) // 6) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    plane = small.astype(np.float32)
+    k = max(3, min(small.shape) // 6)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
     scores = []
-    for op, sign in ((cv2.MORPH_CLOSE, 1.0), (cv2.MORPH_OPEN, -1.0)):
-        background = cv2.blur(cv2.morphologyEx(plane, op, kernel), (k, k))
-        ink = sign * (background - plane)
-        deviation = 1.4826 * float(np.median(np.abs(ink - np.median(ink)))) + 1.0
-        scores.append(float(np.percentile(ink, 99.9)) / deviation)
+    for op, sign in ((cv2.MORPH_CLOSE, 1), (cv2.MORPH_OPEN, -1)):
+        background = cv2.blur(cv2.morphologyEx(small, op, kernel), (k, k))
+        ink = (sign * (background.astype(np.int16) - small)).ravel()
+        top = np.partition(ink, len(ink) - 1 - len(ink) // 1000)[len(ink) - 1 - len(ink) // 1000]
+        sample = ink[::4]
+        deviation = 1.4826 * float(np.median(np.abs(sample - np.median(sample)))) + 1.0
+        scores.append(float(top) / deviation)
     return scores[0], scores[1]
 
 
-def choose_plane(frame: np.ndarray) -> tuple[np.ndarray, bool]:
-    """The plane where ink stands out most, and whether the ink is lighter than its background."""
+def choose_plane(image: np.ndarray) -> tuple[int, bool]:
+    """The plane (see ``plane``) where ink stands out most, and whether the ink is lighter than its background.
+    Judged on a copy ``PROBE_SIDE`` pixels high."""
     import cv2
 
-    best = None
-    for plane in planes(frame):
-        h, w = plane.shape
-        factor = max(1.0, min(h, w) / PROBE_SIDE)
-        small = cv2.resize(plane, (max(1, round(w / factor)), max(1, round(h / factor))),
-                           interpolation=cv2.INTER_AREA)
-        dark, light = _separation(small)
-        for score, is_light in ((dark, False), (light, True)):
-            if best is None or score > best[0]:
-                best = (score, plane, is_light)
-    return best[1], best[2]
+    h, w = image.shape[:2]
+    factor = max(1.0, min(h, w) / PROBE_SIDE)
+    small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
+    best = {False: (-1.0, 0), True: (-1.0, 0)}  # per polarity: (score, plane)
+    for index in range(1 if image.ndim == 2 else 4):
+        for light, score in zip((False, True), _separation(plane(small, index))):
+            best[light] = max(best[light], (score, index))
+    (dark, _), (light, _) = best[False], best[True]
+    if min(dark, light) > 0.9 * max(dark, light):  # both stand out (clean drawings): the paper is the majority
+        grey = plane(small, 0)
+        low, middle, high = np.percentile(grey, [1, 50, 99])
+        is_light = middle < (low + high) / 2
+    else:
+        is_light = light > dark
+    return best[is_light][1], is_light
 
 
 def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
@@ -180,22 +193,40 @@ def _component_strokes(labels: np.ndarray, count: int) -> float:
     return _weighted_median(widths, area[ok])
 
 
+def _pool(image: np.ndarray, block: int) -> np.ndarray:
+    """The maximum of each ``block`` x ``block`` cell (a partial cell at the edge is dropped)."""
+    if block <= 1:
+        return image
+    h, w = image.shape[0] // block * block, image.shape[1] // block * block
+    if h == 0 or w == 0:
+        return image.max(keepdims=True).reshape(1, 1)
+    return image[:h, :w].reshape(h // block, block, w // block, block).max((1, 3))
+
+
+def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
+    """The maximum over ``size`` x ``size`` windows, on a copy pooled by cells of ``size / 8`` (small, cheap)."""
+    import cv2
+
+    block = max(1, size // 8)
+    k = max(1, size // block)
+    return cv2.dilate(_pool(image, block), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+
+
 def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, float] | None:
     """Labelled ink (0 is paper) and the weak threshold: weak ink connected to strong ink, where strong is
     judged against the ink nearby. None when the frame shows no ink."""
     import cv2
 
     h, w = contrast.shape
-    sample = contrast[:: max(1, h // 200), :: max(1, w // 200)]
+    sample = contrast[:: max(1, h // 100), :: max(1, w // 100)]
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     floor = max(NOISE_SIGMAS * noise, WEAK_INK * MIN_INK_CONTRAST)
     if float(contrast.max()) < MIN_INK_CONTRAST:
         return None
     # The strongest ink within a quarter of the frame: a dark desk at the edge does not hide a pen stroke.
-    k = max(3, min(h, w) // 4)
-    nearby = cv2.dilate(contrast, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
+    nearby = cv2.resize(_max_filter(contrast, max(3, min(h, w) // 4)), (w, h), interpolation=cv2.INTER_LINEAR)
     strong = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
-    weak = max(WEAK_INK * MIN_INK_CONTRAST, floor)
+    weak = np.maximum(WEAK_INK * strong, floor)
     count, labels = cv2.connectedComponents((contrast > weak).astype(np.uint8), connectivity=8)
     keep = np.zeros(count, np.uint8)
     keep[labels[contrast > strong]] = 1
@@ -207,13 +238,15 @@ def find_ink(frame: np.ndarray) -> Ink | None:
     """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none."""
     import cv2
 
-    plane, light = choose_plane(frame)
+    image = _as_image(frame)
+    index, light = choose_plane(image)
+    ink_plane = plane(image, index)
     if light:
-        plane = 255 - plane
-    h, w = plane.shape
+        ink_plane = 255 - ink_plane
+    h, w = ink_plane.shape
     scale = min(1.0, WORK_SIDE / max(h, w))
-    work = plane if scale == 1.0 else cv2.resize(plane, (max(1, round(w * scale)), max(1, round(h * scale))),
-                                                 interpolation=cv2.INTER_AREA)
+    work = ink_plane if scale == 1.0 else cv2.resize(ink_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
+                                                     interpolation=cv2.INTER_AREA)
     # First pass: a background kernel of 1/6 of the frame; then one of a few stroke widths, which follows
     # sharp shadow edges and still spans every stroke.
     kernel = min(work.shape) / 6
@@ -226,7 +259,7 @@ def find_ink(frame: np.ndarray) -> Ink | None:
             return None
         labels, weak = found
         stroke = _component_strokes(labels, int(labels.max()) + 1)
-        result = Ink(plane, background, contrast, (labels > 0).astype(np.uint8), weak, stroke, scale)
+        result = Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), weak, stroke, scale)
         tighter = max(3.0, 6 * stroke)
         if tighter > 0.7 * kernel:
             break
@@ -241,8 +274,9 @@ def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.nda
     """Drop horizontal and vertical lines longer than ``LINE_LENGTH`` digit heights (ruled paper, grids, table
     borders), then re-close the strokes that crossed them.
 
-    A tilted line is found as a chain of straight runs a quarter of that length, joined: any one run may be
-    a digit's bar, but only a line chains them over twice a digit's height.
+    A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
+    bar, but only a line chains them over twice a digit's height, slender. Chains are traced on a grid of
+    stroke-wide cells, and short runs that lie on a long line (between the digits written on it) go with it.
     """
     import cv2
 
@@ -251,20 +285,25 @@ def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.nda
     if length >= max(h, w):
         return mask
     run = max(3, length // 4)
+    cell = max(1, int(stroke))  # a grid of stroke-wide cells: a line stays one chain, digits stay apart
     bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
     cleaned = mask
     for axis, size, across in ((2, (run, 1), (1, bridge)), (3, (1, run), (bridge, 1))):
         runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
         if not runs.any():
             continue
-        runs = cv2.dilate(runs, np.ones((3, 3), np.uint8))
-        count, labels, stats, centroids = cv2.connectedComponentsWithStats(runs, connectivity=8)
-        long = stats[:, axis] >= length
+        grid = _pool(runs, cell)
+        count, labels, stats, centroids = cv2.connectedComponentsWithStats(grid, connectivity=8)
+        along, across_extent = (stats[:, axis] - 1) * cell, stats[:, 5 - axis] * cell  # pooling adds a cell
+        long = (along >= length) & (across_extent <= LINE_SLENDER * along)
         long[0] = False
         if not long.any():
             continue
-        long |= _collinear(labels, stats, centroids, long, axis, bridge)
-        lines = long[labels].astype(np.uint8)
+        long |= _collinear(labels, stats, centroids, long, axis, max(1.0, bridge / cell))
+        lines = np.zeros_like(mask)
+        cells = np.repeat(np.repeat(long[labels].astype(np.uint8), cell, 0), cell, 1)
+        lines[: cells.shape[0], : cells.shape[1]] = cells
+        lines = cv2.dilate(lines & runs, np.ones((3, 3), np.uint8))
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         cleaned = without | (rejoined & mask & lines)
@@ -272,7 +311,7 @@ def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.nda
 
 
 def _collinear(labels, stats, centroids, long, axis: int, tolerance: float) -> np.ndarray:
-    """Short runs that lie on a long line (its pieces between the digits written on it)."""
+    """Components whose centre lies on the straight line fitted through one of the ``long`` ones."""
     along, across = (0, 1) if axis == 2 else (1, 0)
     found = np.zeros(len(stats), bool)
     for i in np.nonzero(long)[0]:
@@ -436,7 +475,8 @@ class _Finder:
         s = ink.scale
         if s == 1.0 or ph * 1 >= 2 * 20:  # enough pixels at working resolution
             contrast = ink.contrast[y : y + ph, x : x + pw]
-            crop = np.where(keep > 0, np.maximum(contrast - ink.weak / 2, 0), 0)
+            weak = ink.weak[y : y + ph, x : x + pw]
+            crop = np.where(keep > 0, np.maximum(contrast - weak / 2, 0), 0)
             box_in = (x, y, pw, ph)
         else:  # a small digit of a big photo: cut it at full resolution
             X0, Y0 = int(x / s), int(y / s)
@@ -448,7 +488,8 @@ class _Finder:
             grow = cv2.dilate(cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST),
                               np.ones((3, 3), np.uint8), iterations=max(1, int(round(1 / s))))
             contrast = relative_contrast(full, background)
-            crop = np.where((grow > 0) & (contrast > ink.weak), contrast - ink.weak / 2, 0)
+            weak = cv2.resize(ink.weak[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
+            crop = np.where((grow > 0) & (contrast > weak), contrast - weak / 2, 0)
             box_in = (X0, Y0, size[0], size[1])
         self.crops.append(Detection(self._to_input(box_in, s == 1.0 or ph >= 40), normalize_digit(crop)))
         return len(self.crops) - 1

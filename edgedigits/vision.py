@@ -28,12 +28,14 @@ WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px ph
 PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
+PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a desk, beyond the page), no ink
 STRONG_INK = 0.5  # a stroke reaches half the frame's typical ink contrast; ink seen through the page never does
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
-JOIN_GAP = 1.5  # pieces closer than 1.5 stroke widths may be one digit broken by the threshold...
-FRAGMENT = 0.5  # ...when one is under half the digit height or they stack; taller pieces side by side are two digits
+STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
+JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
+FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits
 MIN_STROKES_TALL = 3.0  # a digit is at least 3 stroke widths tall; anything flatter is a dot or a dash
 SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
 MAX_DIGIT_HEIGHT = 1.6  # a digit is at most 1.6x the typical digit height (more: stacked digits or a drawing)
@@ -41,7 +43,7 @@ MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a l
 SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
 SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
-EDGE_CONTACT = 3.0  # ...and meets the edge along at most 3 stroke widths: a stroke runs off, a desk or page edge lies along
+EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
 MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
 PIECE_ODDS = 4.0  # reading pieces as one digit must be this many times likelier than reading them apart
 
@@ -254,6 +256,8 @@ def find_ink(frame: np.ndarray) -> Ink | None:
     for _ in range(2):
         background = _background(work, kernel)
         contrast = relative_contrast(work.astype(np.float32), background)
+        paper = float(np.median(background[:: max(1, h // 100), :: max(1, w // 100)]))
+        contrast[background < PAPER * paper] = 0
         found = _hysteresis(contrast)
         if found is None:
             return None
@@ -356,10 +360,11 @@ def _gap(a, b) -> float:
 
 def _may_join(a, b, stroke: float, digit_height: float) -> bool:
     """Could pieces ``a`` and ``b`` (boxes) be parts of one digit?"""
-    if _gap(a, b) > JOIN_GAP * stroke:
-        return False
     overlap_x = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
-    return min(a[3], b[3]) < FRAGMENT * digit_height or overlap_x > 0.5 * min(a[2], b[2])
+    if overlap_x > 0.5 * min(a[2], b[2]):  # stacked
+        gap_y = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
+        return gap_y <= STACK_GAP * digit_height
+    return _gap(a, b) <= JOIN_GAP * stroke and min(a[3], b[3]) < FRAGMENT * digit_height
 
 
 def _clusters(boxes: list[tuple], stroke: float, digit_height: float) -> list[list[int]]:
@@ -376,7 +381,7 @@ def _clusters(boxes: list[tuple], stroke: float, digit_height: float) -> list[li
     for n, i in enumerate(order):
         for j in order[n + 1 :]:
             if boxes[j][0] - (boxes[i][0] + boxes[i][2]) > JOIN_GAP * stroke:
-                break
+                break  # sorted by left edge: every later piece starts further right
             if _may_join(boxes[i], boxes[j], stroke, digit_height):
                 parent[root(i)] = root(j)
     groups: dict[int, list[int]] = {}
@@ -424,7 +429,7 @@ class _Finder:
         """Could these pieces, in this box, be one digit?"""
         x, y, w, h = box
         stroke = self.ink.stroke
-        if w > MAX_ASPECT * h or h < MIN_STROKES_TALL * stroke or h < SPECK_HEIGHT * self.height:
+        if not self.shaped(box):
             return False
         if h > MAX_DIGIT_HEIGHT * self.height and len(ids) > 1:
             return False
@@ -435,6 +440,11 @@ class _Finder:
             return False
         return True
 
+    def shaped(self, box) -> bool:
+        """Is a box of this shape and size a digit's, in this frame?"""
+        w, h = box[2], box[3]
+        return w <= MAX_ASPECT * h and h >= MIN_STROKES_TALL * self.ink.stroke and h >= SPECK_HEIGHT * self.height
+
     def inside(self, box, ids) -> bool:
         """Not cut by the frame's edge, or a close-up whose stroke runs off it (not a desk lying along it)."""
         x, y, w, h = box
@@ -443,7 +453,7 @@ class _Finder:
             return True
         own = np.isin(self.labels, [i + 1 for i in ids])
         contact = int(own[0].sum() + own[-1].sum() + own[:, 0].sum() + own[:, -1].sum())
-        return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * self.ink.stroke
+        return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * max(w, h)
 
     def candidate(self, ids, box=None) -> list[int] | None:
         """Crop indices of the readings of these pieces as one digit, or as 2-3 touching ones when wide."""
@@ -459,7 +469,7 @@ class _Finder:
             for count in (2, 3):
                 if whole[2] >= count * 0.35 * whole[3]:
                     parts = _split(region, count)
-                    if parts and all(p[3] >= MIN_STROKES_TALL * self.ink.stroke for p in parts):
+                    if parts and all(self.shaped(p) for p in parts):
                         options.append([self._crop(region, whole, p) for p in parts])
         return options
 

@@ -275,58 +275,65 @@ def find_ink(frame: np.ndarray) -> Ink | None:
 
 
 def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.ndarray:
-    """Drop horizontal and vertical lines longer than ``LINE_LENGTH`` digit heights (ruled paper, grids, table
-    borders), then re-close the strokes that crossed them.
-
-    A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
-    bar, but only a line chains them over twice a digit's height, slender. Chains are traced on a grid of
-    stroke-wide cells, and short runs that lie on a long line (between the digits written on it) go with it.
-    """
+    """Drop lines longer than ``LINE_LENGTH`` digit heights (ruled paper, grids, table borders), horizontal or
+    vertical give or take a tilt, then re-close the strokes that crossed them."""
     import cv2
 
-    h, w = mask.shape
     length = int(LINE_LENGTH * digit_height)
-    if length >= max(h, w):
+    if length >= max(mask.shape):
         return mask
-    run = max(3, length // 4)
-    cell = max(1, int(stroke))  # a grid of stroke-wide cells: a line stays one chain, digits stay apart
     bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
     cleaned = mask
-    for axis, size, across in ((2, (run, 1), (1, bridge)), (3, (1, run), (bridge, 1))):
-        runs = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, size))
-        if not runs.any():
+    for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
+        lines = _horizontal_lines(mask.T if transpose else mask, stroke, length)
+        if lines is None:
             continue
-        grid = _pool(runs, cell)
-        count, labels, stats, centroids = cv2.connectedComponentsWithStats(grid, connectivity=8)
-        along, across_extent = (stats[:, axis] - 1) * cell, stats[:, 5 - axis] * cell  # pooling adds a cell
-        long = (along >= length) & (across_extent <= LINE_SLENDER * along)
-        long[0] = False
-        if not long.any():
-            continue
-        long |= _collinear(labels, stats, centroids, long, axis, max(1.0, bridge / cell))
-        lines = np.zeros_like(mask)
-        cells = np.repeat(np.repeat(long[labels].astype(np.uint8), cell, 0), cell, 1)
-        lines[: cells.shape[0], : cells.shape[1]] = cells
-        lines = cv2.dilate(lines & runs, np.ones((3, 3), np.uint8))
+        lines = np.ascontiguousarray(lines.T) if transpose else lines
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         cleaned = without | (rejoined & mask & lines)
     return cleaned
 
 
-def _collinear(labels, stats, centroids, long, axis: int, tolerance: float) -> np.ndarray:
-    """Components whose centre lies on the straight line fitted through one of the ``long`` ones."""
-    along, across = (0, 1) if axis == 2 else (1, 0)
-    found = np.zeros(len(stats), bool)
+def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> np.ndarray | None:
+    """The band of each near-horizontal line at least ``length`` long, across the frame; None if there is none.
+
+    A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
+    bar, but only a line chains them over ``length``, slender. Chains are traced on a grid of stroke-wide cells.
+    A straight line is fitted through each chain, and its band (the line's own thickness) runs across the frame,
+    so that the short pieces between the digits written on the line go too.
+    """
+    import cv2
+
+    h, w = mask.shape
+    if length > w:
+        return None
+    runs = cv2.morphologyEx(np.ascontiguousarray(mask), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, length // 4), 1)))
+    if not runs.any():
+        return None
+    cell = max(1, int(stroke))  # a line stays one chain on the grid; digits a few strokes apart stay apart
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(_pool(runs, cell), connectivity=8)
+    along = (stats[:, 2] - 1) * cell  # pooling adds up to a cell
+    long = (along >= length) & (stats[:, 3] * cell <= LINE_SLENDER * along)
+    long[0] = False
+    if not long.any():
+        return None
+    lines = np.zeros_like(mask)
+    columns = np.arange(w, dtype=np.float64)
     for i in np.nonzero(long)[0]:
-        x, y, w, h = stats[i, :4]
-        ys, xs = np.nonzero(labels[y : y + h, x : x + w] == i)
-        points = np.stack([xs + x, ys + y], 1).astype(np.float64)
-        slope, offset = np.polyfit(points[:, along], points[:, across], 1)
-        expected = slope * centroids[:, along] + offset
-        found |= np.abs(centroids[:, across] - expected) <= tolerance
-    found[0] = False
-    return found
+        x, y, gw, gh = stats[i, :4]
+        ys, xs = np.nonzero(labels[y : y + gh, x : x + gw] == i)
+        slope, offset = np.polyfit((xs + x + 0.5) * cell, (ys + y + 0.5) * cell, 1)
+        centre = slope * columns + offset
+        top = int(max(0, np.floor(centre.min() - cell)))
+        bottom = int(min(h, np.ceil(centre.max() + cell + 1)))
+        if bottom <= top:
+            continue
+        distance = np.abs(np.arange(top, bottom)[:, None] - centre[None, :])
+        thickness = float((runs[top:bottom] & (distance <= cell)).sum()) / max(1.0, along[i])
+        lines[top:bottom] |= (distance <= thickness / 2 + 1).astype(np.uint8)
+    return lines & mask
 
 
 # ---------------------------------------------------------------- pieces, clusters and readings

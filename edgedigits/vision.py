@@ -82,6 +82,8 @@ class Ink:
     background: np.ndarray  # float32 working-resolution paper brightness of ``plane``
     contrast: np.ndarray  # float32 working resolution: 0 paper, 1 ink as dark as can be
     mask: np.ndarray  # uint8 0/1 ink at working resolution
+    labels: np.ndarray  # int32 its components, 0 is paper
+    stats: np.ndarray  # their boxes and areas, as cv2.connectedComponentsWithStats gives them
     weak: np.ndarray  # float32 working resolution: the contrast threshold of weak ink, from the ink nearby
     stroke: float  # stroke width in working pixels
     scale: float  # working pixels per input pixel (<= 1)
@@ -174,35 +176,33 @@ def stroke_width(mask: np.ndarray) -> float:
     return 8.0 / math.pi * float(m.sum()) / max(1, edges)
 
 
-def _component_strokes(labels: np.ndarray, count: int) -> float:
+def _component_strokes(labels: np.ndarray, stats: np.ndarray) -> float:
     """The frame's stroke width: ``stroke_width`` per component, the ink-weighted median over components that
     do not lie along the frame's edge (a desk, the page's edge, a shadow)."""
-    ink = labels > 0
-    area = np.bincount(labels.ravel(), minlength=count)
+    count = len(stats)
+    area = stats[:, 4].astype(np.float64)
     edges = np.zeros(count, np.int64)
-    for a, b, la, lb in ((ink[1:], ink[:-1], labels[1:], labels[:-1]), (ink[:, 1:], ink[:, :-1], labels[:, 1:],
-                                                                         labels[:, :-1])):
-        change = a != b
-        edges += np.bincount(np.where(a, la, lb)[change], minlength=count)
+    for la, lb in ((labels[1:], labels[:-1]), (labels[:, 1:], labels[:, :-1])):
+        change = la != lb  # an edge between ink and paper, or between two components
+        edges += np.bincount(la[change], minlength=count) + np.bincount(lb[change], minlength=count)
     border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     contact = np.bincount(border, minlength=count)
-    extent = np.sqrt(area)  # a blob lying along an edge touches it over more than its own size
-    ok = (area > 0) & (contact < extent) & (edges > 0)
+    ok = (area > 0) & (contact < np.sqrt(area)) & (edges > 0)  # lying along an edge: touching it over its size
     ok[0] = False
     if not ok.any():
-        return stroke_width(ink)
+        return stroke_width(labels > 0)
     widths = 8.0 / math.pi * area[ok] / edges[ok]
     return _weighted_median(widths, area[ok])
 
 
 def _pool(image: np.ndarray, block: int) -> np.ndarray:
-    """The maximum of each ``block`` x ``block`` cell (a partial cell at the edge is dropped)."""
+    """The maximum of each ``block`` x ``block`` cell."""
+    import cv2
+
     if block <= 1:
         return image
-    h, w = image.shape[0] // block * block, image.shape[1] // block * block
-    if h == 0 or w == 0:
-        return image.max(keepdims=True).reshape(1, 1)
-    return image[:h, :w].reshape(h // block, block, w // block, block).max((1, 3))
+    return np.ascontiguousarray(cv2.dilate(image, np.ones((block, block), np.uint8),
+                                           anchor=(0, 0))[::block, ::block])
 
 
 def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
@@ -214,8 +214,8 @@ def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
     return cv2.dilate(_pool(image, block), cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
 
 
-def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, float] | None:
-    """Labelled ink (0 is paper) and the weak threshold: weak ink connected to strong ink, where strong is
+def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Labelled ink (0 is paper), its components' stats (as OpenCV gives them) and the weak threshold: weak ink connected to strong ink, where strong is
     judged against the ink nearby. None when the frame shows no ink."""
     import cv2
 
@@ -229,11 +229,13 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, float] | None:
     nearby = cv2.resize(_max_filter(contrast, max(3, min(h, w) // 4)), (w, h), interpolation=cv2.INTER_LINEAR)
     strong = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
     weak = np.maximum(WEAK_INK * strong, floor)
-    count, labels = cv2.connectedComponents((contrast > weak).astype(np.uint8), connectivity=8)
-    keep = np.zeros(count, np.uint8)
-    keep[labels[contrast > strong]] = 1
-    keep[0] = 0
-    return keep[labels] * labels, weak
+    count, labels, stats, _ = cv2.connectedComponentsWithStats((contrast > weak).astype(np.uint8), connectivity=8)
+    keep = np.zeros(count, bool)
+    keep[labels[contrast > strong]] = True
+    keep[0] = False
+    relabel = np.zeros(count, np.int32)
+    relabel[keep] = np.arange(1, int(keep.sum()) + 1)
+    return relabel[labels], np.concatenate([stats[:1], stats[keep]]), weak
 
 
 def find_ink(frame: np.ndarray) -> Ink | None:
@@ -261,9 +263,10 @@ def find_ink(frame: np.ndarray) -> Ink | None:
         found = _hysteresis(contrast)
         if found is None:
             return None
-        labels, weak = found
-        stroke = _component_strokes(labels, int(labels.max()) + 1)
-        result = Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), weak, stroke, scale)
+        labels, stats, weak = found
+        stroke = _component_strokes(labels, stats)
+        result = Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), labels, stats, weak, stroke,
+                     scale)
         tighter = max(3.0, 6 * stroke)
         if tighter > 0.7 * kernel:
             break
@@ -551,7 +554,7 @@ def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detecti
     ink = find_ink(frame)
     if ink is None:
         return []
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(ink.mask, connectivity=8)
+    labels, stats = ink.labels, ink.stats
     height = _digit_height(stats[1:], ink.stroke)
     if height is None:
         return []

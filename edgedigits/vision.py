@@ -112,6 +112,12 @@ def plane(image: np.ndarray, index: int) -> np.ndarray:
     return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if index == 0 else np.ascontiguousarray(image[..., index - 1])
 
 
+def _quantiles(values: np.ndarray, qs) -> list[float]:
+    """Quantiles of integers in [-255, 255], from their histogram (fast on a probe's few thousand pixels)."""
+    cumulative = np.cumsum(np.bincount(values.astype(np.int64) + 255, minlength=511))
+    return [float(np.searchsorted(cumulative, q * cumulative[-1]) - 255) for q in qs]
+
+
 def _separation(small: np.ndarray) -> tuple[float, float]:
     """How well dark ink and light ink stand out of their local background, in noise deviations."""
     import cv2
@@ -122,10 +128,9 @@ def _separation(small: np.ndarray) -> tuple[float, float]:
     for op, sign in ((cv2.MORPH_CLOSE, 1), (cv2.MORPH_OPEN, -1)):
         background = cv2.blur(cv2.morphologyEx(small, op, kernel), (k, k))
         ink = (sign * (background.astype(np.int16) - small)).ravel()
-        top = np.partition(ink, len(ink) - 1 - len(ink) // 1000)[len(ink) - 1 - len(ink) // 1000]
-        sample = ink[::4]
-        deviation = 1.4826 * float(np.median(np.abs(sample - np.median(sample)))) + 1.0
-        scores.append(float(top) / deviation)
+        middle, top = _quantiles(ink, (0.5, 0.999))
+        deviation = 1.4826 * _quantiles(np.abs(ink - int(middle)), (0.5,))[0] + 1.0
+        scores.append(top / deviation)
     return scores[0], scores[1]
 
 
@@ -137,10 +142,15 @@ def choose_plane(image: np.ndarray) -> tuple[int, bool]:
     h, w = image.shape[:2]
     factor = max(1.0, min(h, w) / PROBE_SIDE)
     small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
-    best = {False: (-1.0, 0), True: (-1.0, 0)}  # per polarity: (score, plane)
-    for index in range(1 if image.ndim == 2 else 4):
-        for light, score in zip((False, True), _separation(plane(small, index))):
-            best[light] = max(best[light], (score, index))
+    dark, light = _separation(plane(small, 0))
+    best = {False: (dark, 0), True: (light, 0)}  # per polarity: (score, plane)
+    if small.ndim == 3:  # colour planes count when ink stands out more by its colour than by its grey level
+        b, g, r = cv2.split(small)
+        chroma = cv2.subtract(cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r))
+        if _separation(chroma)[1] > max(dark, light):
+            for index in (1, 2, 3):
+                for is_light, score in zip((False, True), _separation(plane(small, index))):
+                    best[is_light] = max(best[is_light], (score, index))
     (dark, _), (light, _) = best[False], best[True]
     if min(dark, light) > 0.9 * max(dark, light):  # both stand out (clean drawings): the paper is the majority
         grey = plane(small, 0)
@@ -195,6 +205,15 @@ def _component_strokes(labels: np.ndarray, stats: np.ndarray) -> float:
     return _weighted_median(widths, area[ok])
 
 
+def _components(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components of a 0/1 uint8 mask: count, labels and stats (x, y, w, h, area per label).
+    Grana's algorithm: three times faster here than OpenCV's default for 8-connectivity."""
+    import cv2
+
+    count, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_GRANA)
+    return count, labels, stats
+
+
 def _pool(image: np.ndarray, block: int) -> np.ndarray:
     """The maximum of each ``block`` x ``block`` cell."""
     import cv2
@@ -215,8 +234,8 @@ def _max_filter(image: np.ndarray, size: int) -> np.ndarray:
 
 
 def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """Labelled ink (0 is paper), its components' stats (as OpenCV gives them) and the weak threshold: weak ink connected to strong ink, where strong is
-    judged against the ink nearby. None when the frame shows no ink."""
+    """Labelled ink (0 is paper), its components' stats (as OpenCV gives them) and the weak threshold map:
+    weak ink connected to strong ink, where strong is judged against the ink nearby. None when there is no ink."""
     import cv2
 
     h, w = contrast.shape
@@ -226,16 +245,27 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if float(contrast.max()) < MIN_INK_CONTRAST:
         return None
     # The strongest ink within a quarter of the frame: a dark desk at the edge does not hide a pen stroke.
-    nearby = cv2.resize(_max_filter(contrast, max(3, min(h, w) // 4)), (w, h), interpolation=cv2.INTER_LINEAR)
-    strong = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
-    weak = np.maximum(WEAK_INK * strong, floor)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats((contrast > weak).astype(np.uint8), connectivity=8)
+    nearby = _max_filter(contrast, max(3, min(h, w) // 4))
+    strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
+    strong = cv2.resize(strong_small, (w, h), interpolation=cv2.INTER_LINEAR)
+    weak = cv2.resize(np.maximum(WEAK_INK * strong_small, floor), (w, h), interpolation=cv2.INTER_LINEAR)
+    count, labels, stats = _components((contrast > weak).astype(np.uint8))
     keep = np.zeros(count, bool)
     keep[labels[contrast > strong]] = True
     keep[0] = False
     relabel = np.zeros(count, np.int32)
     relabel[keep] = np.arange(1, int(keep.sum()) + 1)
     return relabel[labels], np.concatenate([stats[:1], stats[keep]]), weak
+
+
+def _measure(work: np.ndarray, kernel: float):
+    """Background, contrast and hysteresis of a working plane with a background kernel of ``kernel`` pixels."""
+    h, w = work.shape
+    background = _background(work, kernel)
+    contrast = relative_contrast(work.astype(np.float32), background)
+    paper = float(np.median(background[:: max(1, h // 100), :: max(1, w // 100)]))
+    contrast[background < PAPER * paper] = 0
+    return background, contrast, _hysteresis(contrast)
 
 
 def find_ink(frame: np.ndarray) -> Ink | None:
@@ -251,27 +281,20 @@ def find_ink(frame: np.ndarray) -> Ink | None:
     scale = min(1.0, WORK_SIDE / max(h, w))
     work = ink_plane if scale == 1.0 else cv2.resize(ink_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                      interpolation=cv2.INTER_AREA)
-    # First pass: a background kernel of 1/6 of the frame; then one of a few stroke widths, which follows
-    # sharp shadow edges and still spans every stroke.
-    kernel = min(work.shape) / 6
-    result = None
-    for _ in range(2):
-        background = _background(work, kernel)
-        contrast = relative_contrast(work.astype(np.float32), background)
-        paper = float(np.median(background[:: max(1, h // 100), :: max(1, w // 100)]))
-        contrast[background < PAPER * paper] = 0
-        found = _hysteresis(contrast)
-        if found is None:
-            return None
-        labels, stats, weak = found
-        stroke = _component_strokes(labels, stats)
-        result = Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), labels, stats, weak, stroke,
-                     scale)
-        tighter = max(3.0, 6 * stroke)
-        if tighter > 0.7 * kernel:
-            break
-        kernel = tighter
-    return result
+    # The stroke width, measured on a half-size copy with a background kernel of 1/6 of the frame, sets the
+    # kernel of the real pass: a few stroke widths follow sharp shadow edges and still span every stroke.
+    half = work if min(work.shape) < 2 * PROBE_SIDE else cv2.resize(
+        work, (work.shape[1] // 2, work.shape[0] // 2), interpolation=cv2.INTER_AREA)
+    *_, found = _measure(half, min(half.shape) / 6)
+    if found is None:
+        return None
+    stroke = _component_strokes(*found[:2]) * work.shape[0] / half.shape[0]
+    background, contrast, found = _measure(work, min(min(work.shape) / 6, max(3.0, 6 * stroke)))
+    if found is None:
+        return None
+    labels, stats, weak = found
+    stroke = _component_strokes(labels, stats)
+    return Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), labels, stats, weak, stroke, scale)
 
 
 # ---------------------------------------------------------------- lines
@@ -316,7 +339,7 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> np.ndarra
     if not runs.any():
         return None
     cell = max(1, int(stroke))  # a line stays one chain on the grid; digits a few strokes apart stay apart
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(_pool(runs, cell), connectivity=8)
+    count, labels, stats = _components(_pool(runs, cell))
     along = (stats[:, 2] - 1) * cell  # pooling adds up to a cell
     long = (along >= length) & (stats[:, 3] * cell <= LINE_SLENDER * along)
     long[0] = False
@@ -561,7 +584,7 @@ def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detecti
     mask = remove_lines(ink.mask, ink.stroke, height)
     if mask is not ink.mask:
         ink.mask = mask
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        count, labels, stats = _components(mask)
         height = _digit_height(stats[1:], ink.stroke) or height
     stats = stats[1:]
     # Pieces: components bigger than a stroke's square (smaller ones are dust).

@@ -2,6 +2,9 @@
 
 Clean scenes: dark ink on paper, uneven light, blur, sensor noise, JPEG and a small perspective tilt.
 Hard scenes add ruled lines, a shadow, digits written close together and light-on-dark boards.
+Photo scenes (``make_photo``) cover what real phone photos show: close-ups where one digit fills the frame,
+thin pen and fat marker strokes, blue and black ink, grid, ruled, coloured and textured paper, sharp shadows,
+ink showing through from the back of the page, and phone-size frames up to 4000x3000.
 The boxes come from warping a per-digit id map with the same transform as the image, so they stay exact.
 """
 
@@ -131,6 +134,121 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
     return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers, hard=hard)
 
 
+PHOTO_SIZES = [(640, 480), (1280, 960), (2016, 1512), (4000, 3000)]
+
+
+def _restroke(glyph: np.ndarray, width: float) -> np.ndarray:
+    """The glyph redrawn with strokes about ``width`` pixels wide (a thin pen or a fat marker)."""
+    import cv2
+
+    from edgedigits.vision import stroke_width
+
+    ink = glyph > 0.5
+    if not ink.any():
+        return glyph
+    change = int(round((width - stroke_width(ink)) / 2))
+    if change:
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(change) + 1, 2 * abs(change) + 1))
+        op = cv2.dilate if change > 0 else cv2.erode
+        redrawn = op(ink.astype(np.uint8), kernel)
+        if redrawn.any():
+            ink = redrawn > 0
+    return cv2.GaussianBlur(ink.astype(np.float32), (0, 0), max(0.5, width / 6))
+
+
+def _paper(rng, height: int, width: int) -> tuple[np.ndarray, str]:
+    """A BGR float32 page: white, beige or coloured; plain, textured, ruled or grid."""
+    import cv2
+
+    tint = rng.choice([(235, 240, 242), (190, 215, 228), (230, 200, 170), (200, 230, 210)])  # white, beige, blue, green
+    page = np.ones((height, width, 3), np.float32) * np.float32(tint) * rng.uniform(0.85, 1.0)
+    texture = rng.choice(["plain", "textured", "ruled", "grid"])
+    if texture == "textured":  # fibres and blotches, from noise at two scales
+        for scale, amount in ((max(2, width // 200), 6), (max(8, width // 20), 10)):
+            noise = rng.normal(0, 1, (height // scale + 1, width // scale + 1)).astype(np.float32)
+            page += amount * cv2.resize(noise, (width, height), interpolation=cv2.INTER_CUBIC)[..., None]
+    elif texture in ("ruled", "grid"):
+        spacing = int(height * rng.uniform(0.05, 0.09))
+        colour = np.float32(rng.choice([(200, 160, 120), (150, 150, 150), (210, 170, 200)]))
+        thick = max(1, height // 500)
+        for y in range(int(rng.integers(2, spacing)), height, spacing):
+            cv2.line(page, (0, y), (width - 1, y), colour.tolist(), thick)
+        if texture == "grid":
+            for x in range(int(rng.integers(2, spacing)), width, spacing):
+                cv2.line(page, (x, 0), (x, height - 1), colour.tolist(), thick)
+    return page, texture
+
+
+def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray) -> Scene:
+    """One photo-like frame (see the module docstring) of MNIST digits drawn from ``images``/``labels``."""
+    import cv2
+
+    width, height = PHOTO_SIZES[int(rng.choice(len(PHOTO_SIZES), p=[0.4, 0.3, 0.2, 0.1]))]
+    close_up = rng.random() < 0.3
+    n = 1 if close_up else int(rng.integers(2, 9))
+    picks = rng.choice(len(images), n, replace=False)
+    if close_up:
+        heights = [int(height * rng.uniform(0.6, 0.9))]
+    else:
+        low = max(20, int(height * 0.05))
+        heights = rng.integers(low, max(low + 1, int(height * 0.15)), n).tolist()
+    widths = [max(0.02, rng.uniform(0.04, 0.16)) * h for h in heights]  # thin pen to fat marker
+    glyphs = [_restroke(_glyph(images[i], int(h)), w) for i, h, w in zip(picks, heights, widths)]
+    if close_up:
+        g = glyphs[0]
+        positions = [(int((width - g.shape[1]) * rng.uniform(0.3, 0.7)), int((height - g.shape[0]) / 2))]
+        groups = [[0]]
+    else:
+        scale = height / 480  # _layout spaces digits in 640x480 pixels
+        positions, groups = _layout(rng, [(int(g.shape[0] / scale), int(g.shape[1] / scale)) for g in glyphs],
+                                    640, 480, close=False)
+        positions = [(int(x * scale), int(y * scale)) for x, y in positions]
+        glyphs, picks = glyphs[: len(positions)], picks[: len(positions)]
+
+    page, _ = _paper(rng, height, width)
+    ink = np.float32(rng.choice([(30, 30, 35), (140, 50, 20), (110, 110, 115)]))  # black, blue, pencil (BGR)
+    if rng.random() < 0.3:  # ink showing through from the back of the page: mirrored, faint, blurred
+        back = images[int(rng.integers(len(images)))]
+        ghost = cv2.resize(back[:, ::-1].astype(np.float32) / 255, (int(height * 0.3), int(height * 0.3)))
+        ghost = cv2.GaussianBlur(ghost, (0, 0), height / 300) * rng.uniform(0.12, 0.25)
+        gy, gx = int(rng.integers(0, height - ghost.shape[0])), int(rng.integers(0, width - ghost.shape[1]))
+        region = page[gy : gy + ghost.shape[0], gx : gx + ghost.shape[1]]
+        region[:] = region * (1 - ghost[..., None]) + ink * ghost[..., None]
+    ids = np.zeros((height, width), np.int16)
+    for k, ((x, y), glyph) in enumerate(zip(positions, glyphs), start=1):
+        h, w = glyph.shape
+        h, w = min(h, height - y), min(w, width - x)
+        alpha = glyph[:h, :w, None] * rng.uniform(0.8, 1.0)
+        region = page[y : y + h, x : x + w]
+        region[:] = region * (1 - alpha) + ink * alpha
+        ids[y : y + h, x : x + w][glyph[:h, :w] > 0.3] = k
+
+    light = np.ones((height, width), np.float32)
+    if rng.random() < 0.5:  # a sharp shadow (a phone or a hand held over the page)
+        corner = np.float32([[0, 0], [width * rng.uniform(0.2, 0.8), 0],
+                             [width * rng.uniform(0.1, 0.6), height], [0, height]])
+        if rng.random() < 0.5:
+            corner[:, 0] = width - corner[:, 0]
+        mask = np.zeros((height, width), np.float32)
+        cv2.fillPoly(mask, [corner.astype(np.int32)], 1.0)
+        light -= rng.uniform(0.3, 0.5) * cv2.GaussianBlur(mask, (0, 0), max(1.0, width / 300))
+    page *= light[..., None]
+    canvas = cv2.GaussianBlur(page, (0, 0), rng.uniform(0.5, 1.0) * max(1.0, height / 960))
+    canvas += rng.normal(0, rng.uniform(2, 5), canvas.shape).astype(np.float32)
+    ok, jpeg = cv2.imencode(".jpg", np.clip(canvas, 0, 255).astype(np.uint8),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 92))])
+    image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
+
+    boxes, kept = [], []
+    for k in range(1, len(glyphs) + 1):
+        ys, xs = np.nonzero(ids == k)
+        if len(ys):
+            boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
+            kept.append(int(labels[picks[k - 1]]))
+    numbers = ["".join(str(int(labels[picks[i]])) for i in group) for group in groups]
+    return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers, hard=True)
+
+
 def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
     """Greedy IoU matching of detections to ground truth: counts for recall, precision and accuracy."""
     pairs = sorted(((iou(d.box, g), i, j) for i, d in enumerate(detections) for j, g in enumerate(scene.boxes)),
@@ -149,14 +267,15 @@ def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
 
 
 def evaluate(classifier, images: np.ndarray, labels: np.ndarray, hard: bool, frames: int = 100,
-             seed: int = 0, digits: int = 10) -> dict:
-    """Detection recall/precision and end-to-end accuracy (found and right) over generated frames."""
+             seed: int = 0, digits: int = 10, photo: bool = False) -> dict:
+    """Detection recall/precision and end-to-end accuracy (found and right) over generated frames
+    (``make_photo`` frames when ``photo``, else ``make_scene`` ones)."""
     from edgedigits.vision import read_frame
 
     rng = np.random.default_rng(seed)
     total = {"frames": frames, "truth": 0, "found": 0, "matched": 0, "correct": 0}
     for _ in range(frames):
-        scene = make_scene(rng, images, labels, n=digits, hard=hard)
+        scene = make_photo(rng, images, labels) if photo else make_scene(rng, images, labels, n=digits, hard=hard)
         detections, _ = read_frame(scene.image, classifier)
         for key, value in score(scene, detections).items():
             total[key] += value

@@ -45,6 +45,8 @@ SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, n
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
 EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
 MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
+DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
+                   # resolution (1/256 per output) go to the one with fewer digits
 PIECE_ODDS = 4.0  # reading pieces as one digit must be this many times likelier than reading them apart
 
 
@@ -162,7 +164,8 @@ def choose_plane(image: np.ndarray) -> tuple[int, bool]:
 
 
 def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
-    """Paper brightness: a closing (dark strokes narrower than the kernel vanish), computed small and smoothed."""
+    """Paper brightness: a closing (dark strokes narrower than the kernel vanish, while the steps of sharp
+    shadows stay where they are), computed small and smoothed a little (a wide blur would smear those steps)."""
     import cv2
 
     h, w = plane.shape
@@ -170,7 +173,7 @@ def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
     small = cv2.resize(plane, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
     k = max(3, int(round(kernel_px / factor)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
-    background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (k, k))
+    background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (3, 3))
     return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
 
 
@@ -372,7 +375,8 @@ def _weighted_median(values, weights) -> float:
 
 
 def _digit_height(stats: np.ndarray, stroke: float) -> float | None:
-    """The typical digit height: the ink-weighted median height of components that are neither lines nor dots.
+    """The typical digit height: the median height of components that are neither lines nor dots, weighted by
+    their ink squared, so that many small pieces of paper texture do not outweigh one digit.
     When every component is line-shaped (digits written on ruled lines merge with them), the tall ones count:
     a line alone is thinner than a digit is tall."""
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
@@ -381,7 +385,7 @@ def _digit_height(stats: np.ndarray, stroke: float) -> float | None:
     chosen = shaped if shaped.any() else tall
     if not chosen.any():
         return None
-    return _weighted_median(h[chosen], area[chosen])
+    return _weighted_median(h[chosen], area[chosen].astype(np.float64) ** 2)  # squared: dust and texture count little
 
 
 def _gap(a, b) -> float:
@@ -554,7 +558,7 @@ def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> l
     for end in range(1, n + 1):
         for start in range(end):
             for option in groups.get((start, end), []):
-                score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6)) for i in option)
+                score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6) * DIGIT_COST) for i in option)
                 if score > best[end][0]:
                     best[end] = (score, best[start][1] + option)
     if best[n][0] == -math.inf:  # no full reading: keep the pieces that read alone

@@ -32,6 +32,7 @@ PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a
 STRONG_INK = 0.5  # a stroke reaches half the frame's typical ink contrast; ink seen through the page never does
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
+PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or grid paper
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
 STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
 JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
@@ -303,20 +304,21 @@ def find_ink(frame: np.ndarray) -> Ink | None:
 # ---------------------------------------------------------------- lines
 
 
-def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.ndarray:
-    """Drop lines longer than ``LINE_LENGTH`` digit heights (ruled paper, grids, table borders), horizontal or
-    vertical give or take a tilt, then re-close the strokes that crossed them."""
+def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1) -> np.ndarray:
+    """Drop lines at least ``length`` long (ruled paper, grids, table borders), horizontal or vertical give or
+    take a tilt, where at least ``min_lines`` of them run the same way; re-close the strokes that crossed them."""
     import cv2
 
-    length = int(LINE_LENGTH * digit_height)
+    length = int(length)
     if length >= max(mask.shape):
         return mask
     bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
     cleaned = mask
     for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
-        lines = _horizontal_lines(mask.T if transpose else mask, stroke, length)
-        if lines is None:
+        found = _horizontal_lines(mask.T if transpose else mask, stroke, length)
+        if found is None or found[1] < min_lines:
             continue
+        lines = found[0]
         lines = np.ascontiguousarray(lines.T) if transpose else lines
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
@@ -324,8 +326,9 @@ def remove_lines(mask: np.ndarray, stroke: float, digit_height: float) -> np.nda
     return cleaned
 
 
-def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> np.ndarray | None:
-    """The band of each near-horizontal line at least ``length`` long, across the frame; None if there is none.
+def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.ndarray, int] | None:
+    """The bands of the near-horizontal lines at least ``length`` long, across the frame, and their count;
+    None if there is none.
 
     A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
     bar, but only a line chains them over ``length``, slender. Chains are traced on a grid of stroke-wide cells.
@@ -362,7 +365,7 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> np.ndarra
         distance = np.abs(np.arange(top, bottom)[:, None] - centre[None, :])
         thickness = float((runs[top:bottom] & (distance <= cell)).sum()) / max(1.0, along[i])
         lines[top:bottom] |= (distance <= thickness / 2 + 1).astype(np.uint8)
-    return lines & mask
+    return lines & mask, int(long.sum())
 
 
 # ---------------------------------------------------------------- pieces, clusters and readings
@@ -582,10 +585,16 @@ def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detecti
     if ink is None:
         return []
     labels, stats = ink.labels, ink.stats
+    # Ruled or grid paper first: several parallel lines across half the frame, which no digit draws. Digits
+    # written on them join them into one component, which would hide the digits' height.
+    mask = remove_lines(ink.mask, ink.stroke, max(ink.mask.shape) / 2, min_lines=PAGE_LINES)
+    if mask is not ink.mask:
+        ink.mask = mask
+        count, labels, stats = _components(mask)
     height = _digit_height(stats[1:], ink.stroke)
     if height is None:
         return []
-    mask = remove_lines(ink.mask, ink.stroke, height)
+    mask = remove_lines(ink.mask, ink.stroke, LINE_LENGTH * height)
     if mask is not ink.mask:
         ink.mask = mask
         count, labels, stats = _components(mask)

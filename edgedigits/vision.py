@@ -37,7 +37,7 @@ LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of
 STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
 JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
 FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits
-MIN_STROKES_TALL = 3.0  # a digit is at least 3 stroke widths tall; anything flatter is a dot or a dash
+MIN_STROKES_TALL = 2.0  # a digit is at least 2 stroke widths tall (a bold one too); a dot or a dash is 1
 SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
 MAX_DIGIT_HEIGHT = 1.6  # a digit is at most 1.6x the typical digit height (more: stacked digits or a drawing)
 MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a long tail); wider is a line
@@ -465,6 +465,15 @@ class _Finder:
         x1, y1 = int((s[:, 0] + s[:, 2]).max()), int((s[:, 1] + s[:, 3]).max())
         return x0, y0, x1 - x0, y1 - y0
 
+    def side_by_side(self, ids) -> bool:
+        """Do these pieces hold two taller than a fragment that do not stack (so two digits, not one)?"""
+        tall = [self.stats[i] for i in ids if self.stats[i, 3] >= FRAGMENT * self.height]
+        for n, a in enumerate(tall):
+            for b in tall[n + 1 :]:
+                if min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]) <= 0.5 * min(a[2], b[2]):
+                    return True
+        return False
+
     def plausible(self, box, ids) -> bool:
         """Could these pieces, in this box, be one digit?"""
         x, y, w, h = box
@@ -618,6 +627,8 @@ def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detecti
                 box = finder.box(ids)
                 if box[2] > MAX_ASPECT * box[3] and end - start > 1:
                     break
+                if finder.side_by_side(ids):
+                    continue
                 groups[(start, end)] = finder.candidate(ids)
         readings.append((cluster, groups))
     crops = finder.crops

@@ -25,6 +25,8 @@ import numpy as np
 from edgedigits.preprocess import normalize_digit
 
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
+CHROMA = 0.5  # colour planes are tried when ink stands out by its colour at least half as well as by its grey
+PROBE_CLEAR = 6.0  # ink 6 noise deviations out of the paper is clear on the probe; noise alone stays near 3
 PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
@@ -147,18 +149,20 @@ def choose_plane(image: np.ndarray) -> tuple[int, bool]:
     small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
     dark, light = _separation(plane(small, 0))
     best = {False: (dark, 0), True: (light, 0)}  # per polarity: (score, plane)
-    if small.ndim == 3:  # colour planes count when ink stands out more by its colour than by its grey level
+    if small.ndim == 3:  # colour planes count when ink stands out by its colour too
         b, g, r = cv2.split(small)
         chroma = cv2.subtract(cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r))
-        if _separation(chroma)[1] > max(dark, light):
+        if _separation(chroma)[1] > CHROMA * max(dark, light):
             for index in (1, 2, 3):
                 for is_light, score in zip((False, True), _separation(plane(small, index))):
                     best[is_light] = max(best[is_light], (score, index))
     (dark, _), (light, _) = best[False], best[True]
-    if min(dark, light) > 0.9 * max(dark, light):  # both stand out (clean drawings): the paper is the majority
-        grey = plane(small, 0)
-        low, middle, high = np.percentile(grey, [1, 50, 99])
-        is_light = middle < (low + high) / 2
+    if max(dark, light) < PROBE_CLEAR:  # the probe saw only paper (digits too small for it): the grey plane
+        best = {False: (dark, 0), True: (light, 0)}
+    if max(dark, light) < PROBE_CLEAR or min(dark, light) > 0.9 * max(dark, light):
+        # No clear winner: the paper is the majority of pixels, and ink on it is dark unless clearly lighter.
+        low, middle, high = np.percentile(plane(small, 0), [1, 50, 99])
+        is_light = bool(high - middle > 2 * max(middle - low, 1))  # 1: a grey level, the quantisation step
     else:
         is_light = light > dark
     return best[is_light][1], is_light
@@ -362,8 +366,14 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.
         bottom = int(min(h, np.ceil(centre.max() + cell + 1)))
         if bottom <= top:
             continue
-        distance = np.abs(np.arange(top, bottom)[:, None] - centre[None, :])
-        thickness = float((runs[top:bottom] & (distance <= cell)).sum()) / max(1.0, along[i])
+        # Refit on the full-resolution runs within a cell of the coarse line: the grid knows it to a cell only.
+        near = runs[top:bottom] & (np.abs(np.arange(top, bottom)[:, None] - centre[None, :]) <= cell)
+        ys, xs = np.nonzero(near)
+        if len(ys) < 2:
+            continue
+        slope, offset = np.polyfit(xs, ys + top, 1)
+        thickness = len(ys) / max(1.0, float(np.ptp(xs)) + 1)
+        distance = np.abs(np.arange(top, bottom)[:, None] - (slope * columns + offset)[None, :])
         lines[top:bottom] |= (distance <= thickness / 2 + 1).astype(np.uint8)
     return lines & mask, int(long.sum())
 

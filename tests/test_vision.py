@@ -160,3 +160,102 @@ def test_scenes_stay_inside_the_frame(mnist, n):
         assert 1 <= len(scene.boxes) <= n and len(scene.boxes) == len(scene.labels)
         for x, y, w, h in scene.boxes:
             assert 0 <= x and 0 <= y and x + w <= 640 and y + h <= 480
+
+
+# ---------------------------------------------------------------- real-photo mechanisms (issue 9)
+
+
+def _page(size, digits, ink=(30, 30, 35), paper=(232, 236, 240), ruled=0):
+    """A BGR page of ``size`` (w, h) with (glyph coverage, x, y) drawn in ``ink``; ``ruled``: line spacing."""
+    import cv2
+
+    w, h = size
+    page = np.ones((h, w, 3), np.float32) * np.float32(paper)
+    if ruled:
+        for y in range(ruled // 2, h, ruled):
+            cv2.line(page, (0, y), (w - 1, y), (170, 150, 140), max(1, h // 400))
+    for glyph, x, y in digits:
+        gh, gw = glyph.shape
+        alpha = glyph[..., None]
+        page[y : y + gh, x : x + gw] = page[y : y + gh, x : x + gw] * (1 - alpha) + np.float32(ink) * alpha
+    return np.clip(page + np.random.default_rng(0).normal(0, 2, page.shape), 0, 255).astype(np.uint8)
+
+
+def _read(frame, clf):
+    return vision.read_frame(frame, clf)[0]
+
+
+@needs_mnist
+def test_a_digit_filling_the_frame_is_one_digit(mnist, int8):
+    """Close-ups: the long strokes of a digit 95% of the frame tall are not lines, and it is not cut up."""
+    right = 0
+    for i in range(20):
+        glyph = scenes._glyph(mnist.test.images[i], 570)
+        x = (600 - glyph.shape[1]) // 2
+        dets = _read(_page((600, 600), [(glyph, x, 15)]), int8)
+        assert len(dets) == 1, (i, [(d.box, d.label) for d in dets])
+        right += dets[0].label == mnist.test.labels[i]
+    assert right >= 18
+
+
+@needs_mnist
+def test_small_digits_in_a_phone_size_photo(mnist, int8):
+    """20 px digits in a 4000x3000 frame: found on the working copy, boxes in the input's pixels."""
+    glyphs = [scenes._restroke(scenes._glyph(mnist.test.images[i], 20), 3.0) for i in range(3)]
+    where = [(1000, 1000), (2000, 1500), (3000, 2200)]
+    frame = _page((4000, 3000), [(g, x, y) for g, (x, y) in zip(glyphs, where)])
+    dets = sorted(_read(frame, int8), key=lambda d: d.box[0])
+    assert len(dets) == 3, [(d.box, d.label) for d in dets]
+    for det, glyph, (x, y) in zip(dets, glyphs, where):
+        assert vision.iou(det.box, (x, y, glyph.shape[1], glyph.shape[0])) >= 0.5, det.box
+    assert [d.label for d in dets] == [int(v) for v in mnist.test.labels[:3]]
+
+
+@needs_mnist
+def test_thin_pen_and_fat_marker(mnist, int8):
+    for width in (2.0, 40.0):  # a 2 px pen and a 40 px marker on a 400 px digit
+        glyphs = [scenes._restroke(scenes._glyph(mnist.test.images[i], 400), width) for i in range(3)]
+        for i, glyph in enumerate(glyphs):
+            dets = _read(_page((900, 600), [(glyph, 300, 100)]), int8)
+            assert len(dets) == 1, (width, i, [(d.box, d.label) for d in dets])
+
+
+@needs_mnist
+def test_ruled_paper_lines_go_digits_stay(mnist, int8):
+    glyphs = [scenes._glyph(mnist.test.images[i], 60) for i in range(6)]
+    digits = [(g, 60 + 90 * k, 100 + 7) for k, g in enumerate(glyphs)]  # written on the line at y=165
+    frame = _page((640, 480), digits, ruled=58)
+    dets = _read(frame, int8)
+    assert len(dets) == 6, [(d.box, d.label) for d in dets]
+    assert all(d.box[2] < 2 * d.box[3] for d in dets)  # no line pieces kept on a digit
+
+
+@needs_mnist
+def test_blue_ink_on_beige_paper_is_read_in_its_best_plane(mnist, int8):
+    glyph = scenes._glyph(mnist.test.images[0], 200)
+    frame = _page((500, 400), [(glyph, 150, 100)], ink=(150, 60, 30), paper=(190, 215, 228))
+    index, light = vision.choose_plane(frame)
+    assert not light and index == 3  # red: where blue ink is darkest against beige
+    assert [d.label for d in _read(frame, int8)] == [int(mnist.test.labels[0])]
+
+
+@needs_mnist
+def test_ink_showing_through_the_page_is_not_read(mnist, int8):
+    import cv2
+
+    real = scenes._glyph(mnist.test.images[0], 150)
+    ghost = cv2.GaussianBlur(scenes._glyph(mnist.test.images[1], 150)[:, ::-1], (0, 0), 2) * 0.2
+    frame = _page((640, 480), [(real, 100, 150), (ghost, 400, 150)])
+    dets = _read(frame, int8)
+    assert len(dets) == 1 and dets[0].box[0] < 300, [(d.box, d.label) for d in dets]
+
+
+@needs_mnist
+def test_photo_scenes_are_well_formed(mnist):
+    for seed in range(6):
+        scene = scenes.make_photo(np.random.default_rng(seed), mnist.test.images, mnist.test.labels)
+        h, w = scene.image.shape[:2]
+        assert (w, h) in scenes.PHOTO_SIZES and scene.image.dtype == np.uint8
+        assert len(scene.boxes) == len(scene.labels) >= 1
+        for x, y, bw, bh in scene.boxes:
+            assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h

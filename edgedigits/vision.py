@@ -31,7 +31,8 @@ PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polari
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
 PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a desk, beyond the page), no ink
-STRONG_INK = 0.5  # a stroke reaches half the frame's typical ink contrast; ink seen through the page never does
+STRONG_INK = 0.5  # a stroke reaches half the contrast of the strongest ink within a quarter of the frame...
+SEEN_THROUGH = 0.35  # ...and a third of the frame's ink contrast: ink seen through the page has a quarter or less
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
 PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or grid paper
@@ -254,7 +255,9 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
         return None
     # The strongest ink within a quarter of the frame: a dark desk at the edge does not hide a pen stroke.
     nearby = _max_filter(contrast, max(3, min(h, w) // 4))
-    strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor))
+    candidates = sample[sample > floor]
+    everywhere = float(np.percentile(candidates, 95)) if candidates.size else 0.0
+    strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor, SEEN_THROUGH * everywhere))
     strong = cv2.resize(strong_small, (w, h), interpolation=cv2.INTER_LINEAR)
     weak = cv2.resize(np.maximum(WEAK_INK * strong_small, floor), (w, h), interpolation=cv2.INTER_LINEAR)
     count, labels, stats = _components((contrast > weak).astype(np.uint8))

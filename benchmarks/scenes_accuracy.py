@@ -1,9 +1,11 @@
-"""Reading accuracy on generated camera scenes, clean and hard, for each bundled int8 model.
+"""Reading accuracy on generated scenes, clean, hard and photo-like, for each bundled int8 model.
 
     python benchmarks/scenes_accuracy.py [--frames 300]
 
 Writes benchmarks/results/scenes.{json,md}: detection recall and precision (IoU >= 0.5) and end-to-end
-accuracy (found and right) over frames of 10 MNIST test digits each.
+accuracy (found and right). Clean and hard: 640x480 frames of 10 MNIST test digits. Photo: ``scenes.make_photo``
+frames (close-ups, pens and markers, coloured, ruled, grid and textured paper, sharp shadows, ink seen through,
+up to 4000x3000), which stand beside the real photos of benchmarks/photos_accuracy.py.
 """
 
 import argparse
@@ -27,16 +29,19 @@ def main() -> None:
     rows = []
     for name in ("seed", "micro"):
         clf = runtime.load(bundled(name, ".int8.tflite"))
-        for hard in (False, True):
-            result = scenes.evaluate(clf, ds.test.images, ds.test.labels, hard=hard, frames=args.frames, seed=100 + hard)
-            rows.append({"model": f"{name}.int8.tflite", "set": "hard" if hard else "clean", **result})
+        for kind, seed in (("clean", 100), ("hard", 101), ("photo", 102)):
+            result = scenes.evaluate(clf, ds.test.images, ds.test.labels, hard=kind == "hard", frames=args.frames,
+                                     seed=seed, photo=kind == "photo")
+            rows.append({"model": f"{name}.int8.tflite", "set": kind, **result})
             print(f"{name} {rows[-1]['set']}: recall {result['recall']:.4f} precision {result['precision']:.4f} "
                   f"accuracy {result['accuracy']:.4f} ({result['truth']} digits)")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scenes.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [f"# Reading generated camera scenes ({time.strftime('%Y-%m-%d')})", "",
-             f"{args.frames} frames per set, 10 MNIST test digits each, 640x480. Clean: dark ink on paper, uneven light,",
-             "blur, noise, JPEG, a small perspective tilt. Hard adds ruled lines, shadows, close digits, light on dark.",
+             f"{args.frames} frames per set. Clean and hard: 10 MNIST test digits each, 640x480. Clean: dark ink on paper,",
+             "uneven light, blur, noise, JPEG, a small perspective tilt. Hard adds ruled lines, shadows, close digits,",
+             "light on dark. Photo: `scenes.make_photo` (close-ups, thin pens and fat markers, blue ink, coloured, ruled,",
+             "grid and textured paper, sharp shadows, ink seen through the page, frames up to 4000x3000).",
              "Command: `python benchmarks/scenes_accuracy.py`", ""]
     lines += markdown_table(
         ["model", "set", "digits", "detection recall", "detection precision", "end-to-end accuracy"],

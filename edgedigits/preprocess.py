@@ -35,11 +35,10 @@ def normalize_digit(ink: np.ndarray) -> np.ndarray:
 
     ink = np.asarray(ink, dtype=np.float32)
     field = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
-    ys, xs = np.nonzero(ink > 0)
-    if len(ys) == 0:
+    x, y, w, h = cv2.boundingRect((ink > 0).astype(np.uint8))
+    if w == 0 or h == 0:
         return field.astype(np.uint8)
-    crop = ink[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
-    h, w = crop.shape
+    crop = ink[y : y + h, x : x + w]
     scale = 20.0 / max(h, w)
     new_h, new_w = max(1, int(round(h * scale))), max(1, int(round(w * scale)))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR

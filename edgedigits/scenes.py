@@ -124,13 +124,18 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
     ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 92))])
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
+    return _scene(image, ids, labels[picks[: len(glyphs)]], groups, hard)
+
+
+def _scene(image, ids, labels, groups, hard: bool) -> Scene:
+    """The scene, its boxes read off the id map (digit k drawn as k), labels and numbers."""
     boxes, kept = [], []
-    for k in range(1, len(glyphs) + 1):
+    for k in range(1, len(labels) + 1):
         ys, xs = np.nonzero(ids == k)
         if len(ys):
             boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
-            kept.append(int(labels[picks[k - 1]]))
-    numbers = ["".join(str(int(labels[picks[i]])) for i in group) for group in groups]
+            kept.append(int(labels[k - 1]))
+    numbers = ["".join(str(int(labels[i])) for i in group) for group in groups]
     return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers, hard=hard)
 
 
@@ -248,14 +253,7 @@ def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray)
                             [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 92))])
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
-    boxes, kept = [], []
-    for k in range(1, len(glyphs) + 1):
-        ys, xs = np.nonzero(ids == k)
-        if len(ys):
-            boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
-            kept.append(int(labels[picks[k - 1]]))
-    numbers = ["".join(str(int(labels[picks[i]])) for i in group) for group in groups]
-    return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers, hard=True)
+    return _scene(image, ids, labels[picks[: len(glyphs)]], groups, hard=True)
 
 
 def score(scene: Scene, detections, threshold: float = 0.5) -> dict:

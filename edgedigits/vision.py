@@ -311,9 +311,11 @@ def find_ink(frame: np.ndarray) -> Ink | None:
 # ---------------------------------------------------------------- lines
 
 
-def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1) -> np.ndarray:
+def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1,
+                 stats: np.ndarray | None = None) -> np.ndarray:
     """Drop lines at least ``length`` long (ruled paper, grids, table borders), horizontal or vertical give or
-    take a tilt, where at least ``min_lines`` of them run the same way; re-close the strokes that crossed them."""
+    take a tilt, where at least ``min_lines`` of them run the same way; re-close the strokes that crossed them.
+    With the mask's component ``stats``, a direction in which no component spans half that length is skipped."""
     import cv2
 
     length = int(length)
@@ -322,6 +324,8 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
     bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
     cleaned = mask
     for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
+        if stats is not None and not (stats[1:, 3 if transpose else 2] >= length / 2).any():
+            continue
         found = _horizontal_lines(mask.T if transpose else mask, stroke, length)
         if found is None or found[1] < min_lines:
             continue
@@ -520,8 +524,8 @@ class _Finder:
     def candidate(self, ids, box=None) -> list[int] | None:
         """Crop indices of the readings of these pieces as one digit, or as 2-3 touching ones when wide."""
         whole = self.box(ids)
-        region = np.isin(self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]],
-                         [i + 1 for i in ids]).astype(np.uint8)
+        region = self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]]
+        region = (region == ids[0] + 1 if len(ids) == 1 else np.isin(region, [i + 1 for i in ids])).astype(np.uint8)
         options = []
         if not self.inside(whole, ids):
             return options
@@ -591,7 +595,7 @@ def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> l
     return best[n][1]
 
 
-def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detection]:
+def find_digits(frame: np.ndarray, classifier=None) -> list[Detection]:
     """Boxes (input pixels) and MNIST-normalised 28x28 crops of the handwritten digits in ``frame`` (gray or BGR).
 
     With a ``classifier`` the digits come back labelled, and pieces that may be one digit, or blobs that may be
@@ -609,14 +613,14 @@ def find_digits(frame: np.ndarray, params=None, classifier=None) -> list[Detecti
     labels, stats = ink.labels, ink.stats
     # Ruled or grid paper first: several parallel lines across half the frame, which no digit draws. Digits
     # written on them join them into one component, which would hide the digits' height.
-    mask = remove_lines(ink.mask, ink.stroke, max(ink.mask.shape) / 2, min_lines=PAGE_LINES)
+    mask = remove_lines(ink.mask, ink.stroke, max(ink.mask.shape) / 2, min_lines=PAGE_LINES, stats=stats)
     if mask is not ink.mask:
         ink.mask = mask
         count, labels, stats = _components(mask)
     height = _digit_height(stats[1:], ink.stroke)
     if height is None:
         return []
-    mask = remove_lines(ink.mask, ink.stroke, LINE_LENGTH * height)
+    mask = remove_lines(ink.mask, ink.stroke, LINE_LENGTH * height, stats=stats)
     if mask is not ink.mask:
         ink.mask = mask
         count, labels, stats = _components(mask)

@@ -26,6 +26,8 @@ RESULTS = ROOT / "benchmarks" / "results"
 
 def run_side(tree: Path, model: Path, frames: int, out: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": str(tree)}
+    if env.get("EDGEDIGITS_DATA"):  # both sides run in their own folder: a relative path would not resolve
+        env["EDGEDIGITS_DATA"] = str(Path(env["EDGEDIGITS_DATA"]).resolve())
     cmd = [sys.executable, str(tree / "benchmarks" / "pipeline_speed.py"), "--model", str(model),
            "--frames", str(frames), "--out", str(out)]
     proc = subprocess.run(cmd, cwd=tree, env=env, capture_output=True, text=True)

@@ -175,12 +175,12 @@ def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
     import cv2
 
     h, w = plane.shape
-    factor = max(1.0, kernel_px / 9)  # the kernel is 9 px on the reduced copy: enough to be round
-    small = cv2.resize(plane, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
+    factor = max(1, int(kernel_px / 9))  # the kernel is about 9 px on the reduced copy: enough to be round
+    small = cv2.resize(plane, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
     k = max(3, int(round(kernel_px / factor)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (3, 3))
-    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32), background
 
 
 def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -248,7 +248,7 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     import cv2
 
     h, w = contrast.shape
-    sample = contrast[:: max(1, h // 100), :: max(1, w // 100)]
+    sample = contrast[:: max(1, h // 50), :: max(1, w // 50)]
     noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
     floor = max(NOISE_SIGMAS * noise, WEAK_INK * MIN_INK_CONTRAST)
     if float(contrast.max()) < MIN_INK_CONTRAST:
@@ -271,11 +271,9 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 def _measure(work: np.ndarray, kernel: float):
     """Background, contrast and hysteresis of a working plane with a background kernel of ``kernel`` pixels."""
-    h, w = work.shape
-    background = _background(work, kernel)
+    background, small = _background(work, kernel)
     contrast = relative_contrast(work.astype(np.float32), background)
-    paper = float(np.median(background[:: max(1, h // 100), :: max(1, w // 100)]))
-    contrast[background < PAPER * paper] = 0
+    contrast[background < PAPER * float(np.median(small))] = 0
     return background, contrast, _hysteresis(contrast)
 
 

@@ -1,18 +1,20 @@
 """From a camera frame or a photo to normalised digits: find the ink, cut out each digit, group digits into numbers.
 
-Every threshold comes from what the frame itself shows, never from an absolute pixel count:
+Every threshold comes from what the frame itself shows (its stroke width, its digit height, its ink contrast),
+never from an absolute pixel count:
 1. **Working copy.** Frames larger than ``WORK_SIDE`` are downscaled; boxes are reported in input pixels and
    small digits are cut from the full-resolution input.
-2. **Ink.** The colour plane and polarity (dark ink on paper, or light on a board) that best separate ink from the
-   background. Ink is measured as contrast relative to the local background, so shadows and uneven light cancel.
-3. **Binarise with hysteresis.** Weak ink is kept where it is connected to strong ink: thin pen strokes stay whole,
-   while paper texture, noise and ink showing through from the back of the page (never as strong) are dropped.
-4. **Measure.** The stroke width (ink area over half its outline) and the typical digit height (ink-weighted).
-5. **Lines.** Runs far longer than a digit (ruled paper, grids, table borders) are removed; strokes that crossed
-   them are closed again.
-6. **Digits.** Components, the strokes of one digit joined by proximity relative to the stroke width, filtered by
-   size relative to the frame's digits; with a classifier, fragments and touching digits are read every plausible
-   way and the most probable reading wins. Each digit is normalised by ``preprocess.normalize_digit``.
+2. **Ink.** The colour plane and polarity (dark ink on paper, or light on a board) that best separate ink from
+   the background. Ink is measured as contrast relative to the local background, so shadows and uneven light
+   cancel; where the background is far darker than the page (a desk), there is no ink.
+3. **Hysteresis.** Weak ink is kept where it is connected to strong ink: thin pen strokes stay whole, while paper
+   texture, noise and ink showing through from the back of the page (never as strong) are dropped.
+4. **Measures.** The stroke width (ink area over half its outline) and the typical digit height.
+5. **Lines.** Ruled and grid paper, then any line far longer than a digit, tilted or not, are removed along
+   their fitted band; strokes that crossed them are closed again.
+6. **Digits.** Pieces that may be one digit are clustered; with a classifier, every plausible way to read a
+   cluster (pieces joined, apart, or a wide blob split as touching digits) is read, and the most probable reading
+   wins. Each digit is normalised by ``preprocess.normalize_digit``, the function training uses.
 """
 
 from __future__ import annotations
@@ -24,25 +26,32 @@ import numpy as np
 
 from edgedigits.preprocess import normalize_digit
 
+# 1. Working copy
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
-CHROMA = 0.5  # colour planes are tried when ink stands out by its colour at least half as well as by its grey
-PROBE_CLEAR = 6.0  # ink 6 noise deviations out of the paper is clear on the probe; noise alone stays near 3
+CROP_HEIGHT = 40  # a digit this tall on the working copy is cut there; a smaller one from the full-size input
+                  # (normalisation draws digits 20 px tall: twice that keeps their anti-aliasing)
+# 2. Ink
 PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polarity: strokes still show, cheap
+PROBE_CLEAR = 6.0  # ink 6 noise deviations out of the paper is clear on the probe; noise alone stays near 3
+CHROMA = 0.5  # colour planes are tried when ink stands out by its colour at least half as well as by its grey
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
-NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
 PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a desk, beyond the page), no ink
+# 3. Hysteresis
+NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
 STRONG_INK = 0.5  # a stroke reaches half the contrast of the strongest ink within a quarter of the frame...
 SEEN_THROUGH = 0.35  # ...and a third of the frame's ink contrast: ink seen through the page has a quarter or less
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
-LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long
+# 5. Lines
 PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or grid paper
+LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long...
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
+# 6. Digits
 STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
 JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
 FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits
 MIN_STROKES_TALL = 2.0  # a digit is at least 2 stroke widths tall (a bold one too); a dot or a dash is 1
 SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
-MAX_DIGIT_HEIGHT = 1.6  # a digit is at most 1.6x the typical digit height (more: stacked digits or a drawing)
+MAX_DIGIT_HEIGHT = 1.6  # joined pieces are at most 1.6x the typical digit height (more: two digits stacked)
 MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a long tail); wider is a line
 SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
 SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
@@ -51,7 +60,6 @@ EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: 
 MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
 DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
                    # resolution (1/256 per output) go to the one with fewer digits
-PIECE_ODDS = 4.0  # reading pieces as one digit must be this many times likelier than reading them apart
 
 
 @dataclass
@@ -185,7 +193,7 @@ def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
 
 def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
     """How much darker than its paper each pixel is, as a fraction of the paper: shadows cancel out."""
-    return np.clip((background - plane) / np.maximum(background, 16.0), 0.0, 1.0)
+    return np.clip((background - plane) / np.maximum(background, 16.0), 0.0, 1.0)  # 16: near-black paper
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -319,7 +327,7 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
     length = int(length)
     if length >= max(mask.shape):
         return mask
-    bridge = int(2 * stroke) + 3  # a line is at most about a stroke thick where a digit crosses it
+    bridge = int(2 * stroke) + 3  # a crossing stroke spans a line's band: 2 strokes and the line itself
     cleaned = mask
     for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
         if stats is not None and not (stats[1:, 3 if transpose else 2] >= length / 2).any():
@@ -547,7 +555,8 @@ class _Finder:
         own = region[py : py + ph, px : px + pw]
         keep = cv2.dilate(own, np.ones((3, 3), np.uint8))
         s = ink.scale
-        if s == 1.0 or ph * 1 >= 2 * 20:  # enough pixels at working resolution
+        working = s == 1.0 or ph >= CROP_HEIGHT
+        if working:
             contrast = ink.contrast[y : y + ph, x : x + pw]
             weak = ink.weak[y : y + ph, x : x + pw]
             crop = np.where(keep > 0, np.maximum(contrast - weak / 2, 0), 0)
@@ -565,7 +574,7 @@ class _Finder:
             weak = cv2.resize(ink.weak[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
             crop = np.where((grow > 0) & (contrast > weak), contrast - weak / 2, 0)
             box_in = (X0, Y0, size[0], size[1])
-        self.crops.append(Detection(self._to_input(box_in, s == 1.0 or ph >= 40), normalize_digit(crop)))
+        self.crops.append(Detection(self._to_input(box_in, working), normalize_digit(crop)))
         return len(self.crops) - 1
 
     def _to_input(self, box, working: bool):

@@ -147,12 +147,14 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
 
     \b
     Each image gives its digits with boxes (pixels: x, y, w, h) and the numbers they form, e.g.
-      {"image": "a.jpg", "digits": [{"box": [..], "digit": 2, "confidence": 0.99}], "numbers": [{"text": "2024", ..}]}
+      {"image": "a.jpg", "digits": [{"box": [..], "digit": 2, "confidence": 0.99}], "numbers": [{"text": "2024", ..}],
+       "reading": "2024"}
+    "reading" is what a person reads: each line's digits left to right, lines top to bottom joined with "-".
     """
     import json
 
     from edgedigits.camera import annotate as draw
-    from edgedigits.vision import read_frame
+    from edgedigits.vision import read_frame, reading
 
     classifier = _load_model(model, threads)
     if kaggle:
@@ -178,7 +180,7 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
         detections, numbers = read_frame(frame, classifier, min_confidence)
         if as_json:
             click.echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
-                                   "numbers": [n.to_json() for n in numbers]}))
+                                   "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))
         else:
             click.echo(f"{path}: {' '.join(n.text for n in numbers) or '(no digits)'}")
         if annotate:

@@ -73,9 +73,10 @@ def test_predict_json_schema_and_annotate(scene_files, tmp_path):
     results = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["image"].rsplit("/", 1)[-1] for r in results] == ["scene0.png", "scene1.png", "scene2.png"]
     for result, scene in zip(results, made):
-        assert set(result) == {"image", "digits", "numbers"}
+        assert set(result) == {"image", "digits", "numbers", "reading"}
         assert sorted(d["digit"] for d in result["digits"]) == sorted(scene.labels)
         assert "".join(n["text"] for n in result["numbers"]) == "".join(scene.numbers)
+        assert result["reading"].replace("-", "") == "".join(scene.numbers)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["scene0.png", "scene1.png", "scene2.png"]
 
 

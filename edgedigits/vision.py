@@ -193,7 +193,10 @@ def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
 
 def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
     """How much darker than its paper each pixel is, as a fraction of the paper: shadows cancel out."""
-    return np.clip((background - plane) / np.maximum(background, 16.0), 0.0, 1.0)  # 16: near-black paper
+    import cv2
+
+    ratio = cv2.divide(cv2.subtract(background, plane), cv2.max(background, 16.0))  # 16: near-black paper
+    return np.clip(ratio, 0.0, 1.0, out=ratio)
 
 
 def stroke_width(mask: np.ndarray) -> float:
@@ -209,15 +212,17 @@ def _component_strokes(labels: np.ndarray, stats: np.ndarray) -> float:
     count = len(stats)
     area = stats[:, 4].astype(np.float64)
     edges = np.zeros(count, np.int64)
-    for la, lb in ((labels[1:], labels[:-1]), (labels[:, 1:], labels[:, :-1])):
-        change = la != lb  # an edge between ink and paper, or between two components
+    ink = labels > 0
+    for la, lb, change in ((labels[1:], labels[:-1], ink[1:] != ink[:-1]),
+                           (labels[:, 1:], labels[:, :-1], ink[:, 1:] != ink[:, :-1])):
+        # an edge between ink and paper (two 8-connected components never touch side by side)
         edges += np.bincount(la[change], minlength=count) + np.bincount(lb[change], minlength=count)
     border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
     contact = np.bincount(border, minlength=count)
     ok = (area > 0) & (contact < np.sqrt(area)) & (edges > 0)  # lying along an edge: touching it over its size
     ok[0] = False
     if not ok.any():
-        return stroke_width(labels > 0)
+        return stroke_width(ink)
     widths = 8.0 / math.pi * area[ok] / edges[ok]
     return _weighted_median(widths, area[ok])
 
@@ -267,8 +272,11 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     everywhere = float(np.percentile(candidates, 95)) if candidates.size else 0.0
     strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor, SEEN_THROUGH * everywhere))
     strong = cv2.resize(strong_small, (w, h), interpolation=cv2.INTER_LINEAR)
-    weak = cv2.resize(np.maximum(WEAK_INK * strong_small, floor), (w, h), interpolation=cv2.INTER_LINEAR)
-    count, labels, stats = _components((contrast > weak).astype(np.uint8))
+    if WEAK_INK * float(strong_small.min()) >= floor:  # the floor never binds: scaling commutes with resizing
+        weak = WEAK_INK * strong
+    else:
+        weak = cv2.resize(np.maximum(WEAK_INK * strong_small, floor), (w, h), interpolation=cv2.INTER_LINEAR)
+    count, labels, stats = _components(cv2.compare(contrast, weak, cv2.CMP_GT))
     keep = np.zeros(count, bool)
     keep[labels[contrast > strong]] = True
     keep[0] = False
@@ -281,7 +289,9 @@ def _measure(work: np.ndarray, kernel: float):
     """Background, contrast and hysteresis of a working plane with a background kernel of ``kernel`` pixels."""
     background, small = _background(work, kernel)
     contrast = relative_contrast(work.astype(np.float32), background)
-    contrast[background < PAPER * float(np.median(small))] = 0
+    paper = PAPER * float(np.median(small))
+    if small.min() < paper:  # the full-size background is interpolated from the small one: never below its min
+        contrast[background < paper] = 0
     return background, contrast, _hysteresis(contrast)
 
 

@@ -38,10 +38,10 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "scenes.json").write_text(json.dumps(rows, indent=2) + "\n")
     lines = [f"# Reading generated camera scenes ({time.strftime('%Y-%m-%d')})", "",
-             f"{args.frames} frames per set. Clean and hard: 10 MNIST test digits each, 640x480. Clean: dark ink on paper,",
-             "uneven light, blur, noise, JPEG, a small perspective tilt. Hard adds ruled lines, shadows, close digits,",
-             "light on dark. Photo: `scenes.make_photo` (close-ups, thin pens and fat markers, blue ink, coloured, ruled,",
-             "grid and textured paper, sharp shadows, ink seen through the page, frames up to 4000x3000).",
+             f"{args.frames} frames per set. Clean and hard: 10 MNIST test digits each, 640x480. Clean: dark ink on",
+             "paper, uneven light, blur, noise, JPEG, a small perspective tilt. Hard adds ruled lines, shadows, close",
+             "digits, light on dark. Photo: `scenes.make_photo` (close-ups, thin pens and fat markers, blue ink,",
+             "coloured, ruled, grid and textured paper, sharp shadows, ink seen through the page, up to 4000x3000).",
              "Command: `python benchmarks/scenes_accuracy.py`", ""]
     lines += markdown_table(
         ["model", "set", "digits", "detection recall", "detection precision", "end-to-end accuracy"],

@@ -619,8 +619,6 @@ def find_digits(frame: np.ndarray, classifier=None) -> list[Detection]:
     touching digits, are read every plausible way; the reading with the highest joint probability wins. Without
     one, pieces near each other are one digit and wide blobs are split by shape alone.
     """
-    import cv2
-
     frame = np.asarray(frame)
     if frame.ndim < 2 or frame.shape[0] < 8 or frame.shape[1] < 8:
         return []

@@ -537,8 +537,9 @@ class _Finder:
         contact = int(own[0].sum() + own[-1].sum() + own[:, 0].sum() + own[:, -1].sum())
         return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * max(w, h)
 
-    def candidate(self, ids, box=None) -> list[int] | None:
-        """Crop indices of the readings of these pieces as one digit, or as 2-3 touching ones when wide."""
+    def candidate(self, ids) -> list[list[int]]:
+        """The ways to read these pieces, each a list of crop indices: as one digit, and as 2 or 3 touching
+        digits when the blob is wide. Empty when they cannot be a digit."""
         whole = self.box(ids)
         region = self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]]
         region = (region == ids[0] + 1 if len(ids) == 1 else np.isin(region, [i + 1 for i in ids])).astype(np.uint8)
@@ -564,33 +565,29 @@ class _Finder:
         x, y = whole[0] + px, whole[1] + py
         own = region[py : py + ph, px : px + pw]
         keep = cv2.dilate(own, np.ones((3, 3), np.uint8))
-        s = ink.scale
-        working = s == 1.0 or ph >= CROP_HEIGHT
-        if working:
+        box_in = self._to_input((x, y, pw, ph))
+        if ink.scale == 1.0 or ph >= CROP_HEIGHT:  # enough pixels on the working copy
             contrast = ink.contrast[y : y + ph, x : x + pw]
             weak = ink.weak[y : y + ph, x : x + pw]
             crop = np.where(keep > 0, np.maximum(contrast - weak / 2, 0), 0)
-            box_in = (x, y, pw, ph)
         else:  # a small digit of a big photo: cut it at full resolution
-            X0, Y0 = int(x / s), int(y / s)
-            X1, Y1 = min(ink.plane.shape[1], int(math.ceil((x + pw) / s))), min(ink.plane.shape[0],
-                                                                               int(math.ceil((y + ph) / s)))
-            size = (max(1, X1 - X0), max(1, Y1 - Y0))
-            full = ink.plane[Y0:Y1, X0:X1].astype(np.float32)
+            x_in, y_in, w_in, h_in = box_in
+            size = (max(1, w_in), max(1, h_in))
+            full = ink.plane[y_in : y_in + h_in, x_in : x_in + w_in].astype(np.float32)
             background = cv2.resize(ink.background[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
             grow = cv2.dilate(cv2.resize(keep, size, interpolation=cv2.INTER_NEAREST),
-                              np.ones((3, 3), np.uint8), iterations=max(1, int(round(1 / s))))
+                              np.ones((3, 3), np.uint8), iterations=max(1, int(round(1 / ink.scale))))
             contrast = relative_contrast(full, background)
             weak = cv2.resize(ink.weak[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
             crop = np.where((grow > 0) & (contrast > weak), contrast - weak / 2, 0)
-            box_in = (X0, Y0, size[0], size[1])
-        self.crops.append(Detection(self._to_input(box_in, working), normalize_digit(crop)))
+        self.crops.append(Detection(box_in, normalize_digit(crop)))
         return len(self.crops) - 1
 
-    def _to_input(self, box, working: bool):
-        if not working or self.ink.scale == 1.0:
-            return tuple(int(v) for v in box)
+    def _to_input(self, box) -> tuple[int, int, int, int]:
+        """A working-copy box in the input's pixels."""
         s = self.ink.scale
+        if s == 1.0:
+            return tuple(int(v) for v in box)
         x0, y0 = int(box[0] / s), int(box[1] / s)
         x1 = min(self.ink.plane.shape[1], int(math.ceil((box[0] + box[2]) / s)))
         y1 = min(self.ink.plane.shape[0], int(math.ceil((box[1] + box[3]) / s)))

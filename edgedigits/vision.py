@@ -28,6 +28,9 @@ from edgedigits.preprocess import normalize_digit
 
 # 1. Working copy
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
+COARSE_STROKE = 2.0  # on the half-size copy, strokes 2 px wide...
+COARSE_HEIGHT = 16  # ...and digits 16 px tall keep their shape (MNIST draws 20 px digits, 2-3 px strokes): the
+                    # digits are found there, and cut from the full-size input
 CROP_HEIGHT = 40  # a digit this tall on the working copy is cut there; a smaller one from the full-size input
                   # (normalisation draws digits 20 px tall: twice that keeps their anti-aliasing)
 # 2. Ink
@@ -309,13 +312,20 @@ def find_ink(frame: np.ndarray) -> Ink | None:
     work = ink_plane if scale == 1.0 else cv2.resize(ink_plane, (max(1, round(w * scale)), max(1, round(h * scale))),
                                                      interpolation=cv2.INTER_AREA)
     # The stroke width, measured on a half-size copy with a background kernel of 1/6 of the frame, sets the
-    # kernel of the real pass: a few stroke widths follow sharp shadow edges and still span every stroke.
+    # kernel of the real pass: a few stroke widths follow sharp shadow edges and still span every stroke. When
+    # the digits are big and bold enough there, the real pass runs on the half-size copy too.
     half = work if min(work.shape) < 2 * PROBE_SIDE else cv2.resize(
         work, (work.shape[1] // 2, work.shape[0] // 2), interpolation=cv2.INTER_AREA)
     *_, found = _measure(half, min(half.shape) / 6)
     if found is None:
         return None
-    stroke = _component_strokes(*found[:2]) * work.shape[0] / half.shape[0]
+    stroke = _component_strokes(*found[:2])
+    height = _digit_height(found[1][1:], stroke)
+    if half is not work and stroke >= COARSE_STROKE and height is not None and height >= COARSE_HEIGHT:
+        scale *= half.shape[0] / work.shape[0]  # the half-size copy shows these digits well: work there
+        work = half
+    else:
+        stroke *= work.shape[0] / half.shape[0]
     background, contrast, found = _measure(work, min(min(work.shape) / 6, max(3.0, 6 * stroke)))
     if found is None:
         return None

@@ -10,7 +10,7 @@ edgedigits bench --threads 1,2 --pipeline --out "$out"
 # The camera pipeline on one pinned core, 640x480 frames with 10 digits.
 python benchmarks/pipeline_speed.py --out "$out"
 # The camera pipeline against the commit before the real-photo finder, timed side by side.
-python benchmarks/pipeline_vs.py --ref 1fcb9f2 --out "$out"
+python benchmarks/pipeline_vs.py --ref 1fcb9f2 --rounds 6 --out "$out"
 # Reading accuracy on generated scenes: clean, hard and photo-like.
 python benchmarks/scenes_accuracy.py --out "$out"
 # Reading accuracy on the real photos (skipped when ../shared/data/photos-dev is absent).

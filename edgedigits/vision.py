@@ -2,8 +2,9 @@
 
 Every threshold comes from what the frame itself shows (its stroke width, its digit height, its ink contrast),
 never from an absolute pixel count:
-1. **Working copy.** Frames larger than ``WORK_SIDE`` are downscaled; boxes are reported in input pixels and
-   small digits are cut from the full-resolution input.
+1. **Working copy.** Frames larger than ``WORK_SIDE`` are downscaled, and so is a frame whose digits are big and
+   bold enough at half size; boxes are reported in input pixels and small digits are cut from the full-resolution
+   input.
 2. **Ink.** The colour plane and polarity (dark ink on paper, or light on a board) that best separate ink from
    the background. Ink is measured as contrast relative to the local background, so shadows and uneven light
    cancel; where the background is far darker than the page (a desk), there is no ink.
@@ -30,7 +31,7 @@ from edgedigits.preprocess import normalize_digit
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
 COARSE_STROKE = 2.0  # on the half-size copy, strokes 2 px wide...
 COARSE_HEIGHT = 16  # ...and digits 16 px tall keep their shape (MNIST draws 20 px digits, 2-3 px strokes): the
-                    # digits are found there, and cut from the full-size input
+                    # digits are found there, and cut from the full-size input, unless some already touch there
 CROP_HEIGHT = 40  # a digit this tall on the working copy is cut there; a smaller one from the full-size input
                   # (normalisation draws digits 20 px tall: twice that keeps their anti-aliasing)
 # 2. Ink
@@ -298,6 +299,16 @@ def _measure(work: np.ndarray, kernel: float):
     return background, contrast, _hysteresis(contrast)
 
 
+def _coarse_enough(stats: np.ndarray, stroke: float) -> bool:
+    """Do the digits of a half-size copy (its component ``stats``) keep their shape there, and stand apart?"""
+    height = _digit_height(stats, stroke)
+    if height is None or stroke < COARSE_STROKE or height < COARSE_HEIGHT:
+        return False
+    w, h = stats[:, 2], stats[:, 3]
+    digits = (h >= SPECK_HEIGHT * height) & (h <= MAX_DIGIT_HEIGHT * height) & (w <= 3 * h)
+    return not (w[digits] > SPLIT_ASPECT * h[digits]).any()  # a blob wider than a digit: digits touch there
+
+
 def find_ink(frame: np.ndarray) -> Ink | None:
     """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none."""
     import cv2
@@ -320,8 +331,7 @@ def find_ink(frame: np.ndarray) -> Ink | None:
     if found is None:
         return None
     stroke = _component_strokes(*found[:2])
-    height = _digit_height(found[1][1:], stroke)
-    if half is not work and stroke >= COARSE_STROKE and height is not None and height >= COARSE_HEIGHT:
+    if half is not work and _coarse_enough(found[1][1:], stroke):
         scale *= half.shape[0] / work.shape[0]  # the half-size copy shows these digits well: work there
         work = half
     else:

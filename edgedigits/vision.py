@@ -99,8 +99,7 @@ class Ink:
     plane: np.ndarray  # uint8 input-resolution plane in which ink is dark
     background: np.ndarray  # float32 working-resolution paper brightness of ``plane``
     contrast: np.ndarray  # float32 working resolution: 0 paper, 1 ink as dark as can be
-    mask: np.ndarray  # uint8 0/1 ink at working resolution
-    labels: np.ndarray  # int32 its components, 0 is paper
+    labels: np.ndarray  # int32 the ink's components at working resolution, 0 is paper
     stats: np.ndarray  # their boxes and areas, as cv2.connectedComponentsWithStats gives them
     weak: np.ndarray  # float32 working resolution: the contrast threshold of weak ink, from the ink nearby
     stroke: float  # stroke width in working pixels
@@ -341,7 +340,7 @@ def find_ink(frame: np.ndarray) -> Ink | None:
         return None
     labels, stats, weak = found
     stroke = _component_strokes(labels, stats)
-    return Ink(ink_plane, background, contrast, (labels > 0).astype(np.uint8), labels, stats, weak, stroke, scale)
+    return Ink(ink_plane, background, contrast, labels, stats, weak, stroke, scale)
 
 
 # ---------------------------------------------------------------- lines
@@ -550,22 +549,23 @@ class _Finder:
     def inside(self, box, ids) -> bool:
         """Not cut by the frame's edge, or a close-up whose stroke runs off it (not a desk lying along it)."""
         x, y, w, h = box
-        fh, fw = self.ink.mask.shape
+        fh, fw = self.labels.shape
         if x > 0 and y > 0 and x + w < fw and y + h < fh:
             return True
-        own = np.isin(self.labels, [i + 1 for i in ids])
-        contact = int(own[0].sum() + own[-1].sum() + own[:, 0].sum() + own[:, -1].sum())
+        labels = self.labels
+        border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        contact = int(np.isin(border, [i + 1 for i in ids]).sum())
         return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * max(w, h)
 
     def candidate(self, ids) -> list[list[int]]:
         """The ways to read these pieces, each a list of crop indices: as one digit, and as 2 or 3 touching
         digits when the blob is wide. Empty when they cannot be a digit."""
         whole = self.box(ids)
-        region = self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]]
-        region = (region == ids[0] + 1 if len(ids) == 1 else np.isin(region, [i + 1 for i in ids])).astype(np.uint8)
         options = []
         if not self.inside(whole, ids):
             return options
+        region = self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]]
+        region = (region == ids[0] + 1 if len(ids) == 1 else np.isin(region, [i + 1 for i in ids])).astype(np.uint8)
         if self.plausible(whole, ids):
             options.append([self._crop(region, whole, (0, 0, whole[2], whole[3]))])
         if len(ids) == 1 and whole[2] > SPLIT_ASPECT * whole[3]:
@@ -614,6 +614,19 @@ class _Finder:
         return x0, y0, x1 - x0, y1 - y0
 
 
+def _without_lines(parts: tuple, stroke: float, length: float, min_lines: int = 1) -> tuple:
+    """``remove_lines`` on ``parts`` (mask, labels, stats) and, when it removed any, the components again;
+    ``parts`` itself when nothing changed."""
+    mask, _, stats = parts
+    cleaned = remove_lines(mask, stroke, length, min_lines=min_lines, stats=stats)
+    return parts if cleaned is mask else (cleaned, *_components(cleaned)[1:])
+
+
+def _alone(groups: dict) -> list[int]:
+    """Crop indices of a cluster's pieces read one by one, where they read as a digit at all."""
+    return [i for (start, end), options in groups.items() if end == start + 1 and options for i in options[0]]
+
+
 def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> list[int]:
     """The partition of a cluster's pieces (left to right) into digits with the highest joint probability."""
     n = len(cluster)
@@ -625,7 +638,7 @@ def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> l
                 if score > best[end][0]:
                     best[end] = (score, best[start][1] + option)
     if best[n][0] == -math.inf:  # no full reading: keep the pieces that read alone
-        return [i for (start, end), options in groups.items() if end == start + 1 and options for i in options[0]]
+        return _alone(groups)
     return best[n][1]
 
 
@@ -642,21 +655,18 @@ def find_digits(frame: np.ndarray, classifier=None) -> list[Detection]:
     ink = find_ink(frame)
     if ink is None:
         return []
-    labels, stats = ink.labels, ink.stats
     # Ruled or grid paper first: several parallel lines across half the frame, which no digit draws. Digits
     # written on them join them into one component, which would hide the digits' height.
-    mask = remove_lines(ink.mask, ink.stroke, max(ink.mask.shape) / 2, min_lines=PAGE_LINES, stats=stats)
-    if mask is not ink.mask:
-        ink.mask = mask
-        count, labels, stats = _components(mask)
-    height = _digit_height(stats[1:], ink.stroke)
+    parts = ((ink.labels > 0).astype(np.uint8), ink.labels, ink.stats)
+    parts = _without_lines(parts, ink.stroke, max(ink.labels.shape) / 2, min_lines=PAGE_LINES)
+    height = _digit_height(parts[2][1:], ink.stroke)
     if height is None:
         return []
-    mask = remove_lines(ink.mask, ink.stroke, LINE_LENGTH * height, stats=stats)
-    if mask is not ink.mask:
-        ink.mask = mask
-        count, labels, stats = _components(mask)
-        height = _digit_height(stats[1:], ink.stroke) or height
+    changed = _without_lines(parts, ink.stroke, LINE_LENGTH * height)
+    if changed is not parts:
+        parts = changed
+        height = _digit_height(parts[2][1:], ink.stroke) or height
+    _, labels, stats = parts
     stats = stats[1:]
     # Pieces: components bigger than a stroke's square (smaller ones are dust).
     pieces = [i for i in range(len(stats)) if stats[i, 4] >= ink.stroke ** 2 and max(stats[i, 2], stats[i, 3])
@@ -687,7 +697,7 @@ def find_digits(frame: np.ndarray, classifier=None) -> list[Detection]:
         chosen = []
         for cluster, groups in readings:
             whole = groups.get((0, len(cluster)))
-            chosen += whole[0] if whole else [i for (s, e), o in groups.items() if e == s + 1 and o for i in o[0]]
+            chosen += whole[0] if whole else _alone(groups)
         return _drop_specks([crops[i] for i in chosen])
     probs = classifier.predict(np.stack([d.digit for d in crops]))
     for det, row in zip(crops, probs):

@@ -170,7 +170,7 @@ def _restroke(glyph: np.ndarray, width: float) -> np.ndarray:
     return cv2.GaussianBlur(drawn.astype(np.float32), (0, 0), 0.6)
 
 
-def _paper(rng, height: int, width: int) -> tuple[np.ndarray, str]:
+def _paper(rng, height: int, width: int) -> np.ndarray:
     """A BGR float32 page: white, beige or coloured; plain, textured, ruled or grid."""
     import cv2
 
@@ -190,7 +190,7 @@ def _paper(rng, height: int, width: int) -> tuple[np.ndarray, str]:
         if texture == "grid":
             for x in range(int(rng.integers(2, spacing)), width, spacing):
                 cv2.line(page, (x, 0), (x, height - 1), colour.tolist(), thick)
-    return page, texture
+    return page
 
 
 def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray) -> Scene:
@@ -219,7 +219,7 @@ def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray)
         positions = [(int(x * scale), int(y * scale)) for x, y in positions]
         glyphs, picks = glyphs[: len(positions)], picks[: len(positions)]
 
-    page, _ = _paper(rng, height, width)
+    page = _paper(rng, height, width)
     ink = np.float32(rng.choice([(30, 30, 35), (140, 50, 20), (110, 110, 115)]))  # black, blue, pencil (BGR)
     if rng.random() < 0.3:  # ink showing through from the back of the page: mirrored, faint, blurred
         back = images[int(rng.integers(len(images)))]

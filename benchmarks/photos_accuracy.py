@@ -22,9 +22,10 @@ KINDS = {"single": "single digit (phone photos and crops)", "multi": "strips of 
 
 
 def main() -> int:
+    from edgedigits.photos import PHOTOS_HELP
+
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=Path, default=None,
-                        help="folder with index.tsv [default: $EDGEDIGITS_PHOTOS, else ../shared/data/photos-dev]")
+    parser.add_argument("--photos", type=Path, default=None, help=PHOTOS_HELP)
     parser.add_argument("--model", action="append", type=Path, help="model file(s) [default: the default model]")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -34,9 +35,8 @@ def main() -> int:
     from edgedigits import photos, runtime
     from edgedigits.console import markdown_table, progress_bar
 
-    root = photos.photos_dir(args.photos)
-    if not (root / "index.tsv").is_file():
-        print(f"skipped: no photo set at {root} (index.tsv missing)", file=sys.stderr)
+    root = photos.present(args.photos)
+    if root is None:
         return 0
     models = args.model or [runtime.default_model()]
     report, rows = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "models": []}, []

@@ -23,7 +23,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", action="append", help="model file(s) [default: bundled seed and micro int8]")
+    parser.add_argument("--model", action="append", help="model file(s) [default: bundled camera and micro int8]")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--digits", type=int, default=10)
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -40,7 +40,7 @@ def main() -> None:
     from edgedigits.hardware import cpu_model
     from edgedigits.models import bundled
 
-    models = [Path(m) for m in args.model] if args.model else [bundled("seed", ".int8.tflite"),
+    models = [Path(m) for m in args.model] if args.model else [bundled("camera", ".int8.tflite"),
                                                                bundled("micro", ".int8.tflite")]
     ds = data.load()
     rng = np.random.default_rng(0)

@@ -27,7 +27,7 @@ def main() -> None:
 
     ds = data.load()
     rows = []
-    for name in ("seed", "micro"):
+    for name in ("seed", "camera", "micro"):
         clf = runtime.load(bundled(name, ".int8.tflite"))
         for kind, seed in (("clean", 100), ("hard", 101), ("photo", 102)):
             result = scenes.evaluate(clf, ds.test.images, ds.test.labels, hard=kind == "hard", frames=args.frames,

@@ -11,7 +11,7 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings woul
 import click
 
 from edgedigits import __version__
-from edgedigits.deps import require, tensorflow
+from edgedigits.deps import keras_backend, require, tensorflow
 from edgedigits.errors import EdgeDigitsError
 
 DATA_HELP = "MNIST location: an IDX directory, mnist.npz or Kaggle train.csv [default: $EDGEDIGITS_DATA, cache, download]"
@@ -30,8 +30,13 @@ def cli():
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["seed", "micro"]), default="seed", show_default=True,
-              help="Architecture from the model registry.")
+@click.option("--arch", type=click.Choice(["seed", "camera", "micro"]), default="seed", show_default=True,
+              help="Architecture from the model registry: seed (the Kaggle CNN, 10 classes), camera (the seed "
+              "body with an 11th class, not a digit), micro (11 classes, for microcontrollers).")
+@click.option("--recipe", type=click.Choice(["seed", "camera"]), default=None,
+              help="seed: the Kaggle kernel's rotation/zoom/shift. camera: that plus stroke width, elastic "
+              "distortion, blur/noise/JPEG, crop jitter and generated not-a-digit crops "
+              "[default: the architecture's own: seed for seed, camera for camera and micro].")
 @click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
 @click.option("--batch-size", type=click.IntRange(min=1), default=86, show_default=True,
               help="Global batch size (split across replicas).")
@@ -53,19 +58,21 @@ def cli():
               help="tf.distribute strategy: auto = Mirrored over all GPUs when there are several; "
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
-def train(arch, epochs, batch_size, lr, seed, val_split, label_smoothing, no_augment, limit, data, out, resume,
+def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing, no_augment, limit, data, out, resume,
           mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
+    Training runs on TensorFlow; on a GPU machine without it, KERAS_BACKEND=jax (or torch) trains the camera
+    recipe on one device.
     """
-    tensorflow()
+    keras_backend()
     require("matplotlib", "train")
     from edgedigits import models
     from edgedigits.train import TrainConfig, copy_run_as_bundled, finish
     from edgedigits.train import train as run_training
 
-    cfg = TrainConfig(arch=arch, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
+    cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
                       augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
                       distribute=distribute, limit=limit)
     out = out or Path("runs") / arch
@@ -75,13 +82,16 @@ def train(arch, epochs, batch_size, lr, seed, val_split, label_smoothing, no_aug
         copy_run_as_bundled(out, state["config"]["arch"], models.BUNDLED_DIR)
 
 
-MODEL_HELP = "Model file (.tflite, .onnx or .keras) [default: the bundled seed model, int8 TFLite]."
+MODEL_HELP = ("Model file (.tflite, .onnx or .keras), or a bundled model by name: camera, seed (the Kaggle CNN) or "
+              "micro [default: camera, int8 TFLite].")
+CONFIDENCE_HELP = ("Drop digits the model is less sure of. Confidence is a digit's share of the model's probabilities, "
+                   "the same in every format (int8 outputs are divided by their sum, so they reach 1.0 too).")
 
 
 def _load_model(model: Path | None, threads: int | None = None):
     from edgedigits import runtime
 
-    path = model or runtime.default_model()
+    path = runtime.resolve(model)
     if path.suffix == ".keras":
         tensorflow()
     return runtime.load(path, threads=threads)
@@ -95,7 +105,9 @@ def _load_model(model: Path | None, threads: int | None = None):
 def evaluate(model, data, split, as_json):
     """Accuracy, per-class precision/recall and confusion matrix of MODEL on MNIST.
 
-    MODEL is any format (.keras, .onnx, .tflite); it defaults to the bundled seed model.
+    MODEL is any format (.keras, .onnx, .tflite) or a bundled model's name: camera (the default), seed (the exact
+    Kaggle reproduction) or micro. An 11-class model's "not a digit" answers count as errors; the reject rate is
+    reported beside the accuracy.
     """
     import json
 
@@ -107,7 +119,7 @@ def evaluate(model, data, split, as_json):
     if part.labels is None:
         raise EdgeDigitsError(f"the {split} split of the data has no labels")
     probs = classifier.predict_many(part.images, batch=1000)
-    report = classification_report(part.labels, probs.argmax(1))
+    report = classification_report(part.labels, probs)
     report["model"] = str(classifier.path)
     report["runtime"] = classifier.backend
     print_report(report, title=f"{classifier.path} ({classifier.backend}) on the MNIST {split} set")
@@ -135,8 +147,7 @@ def _image_paths(paths: tuple[Path, ...]) -> list[Path]:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per image per line on stdout.")
 @click.option("--annotate", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write copies of the images with boxes and labels drawn on them into this directory.")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Drop digits the model is less sure of.")
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--kaggle", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Kaggle Digit Recognizer test.csv: classify its 28x28 digits and write a submission (-o).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("submission.csv"),
@@ -156,14 +167,14 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
     from edgedigits.camera import annotate as draw
     from edgedigits.vision import read_frame, reading
 
-    classifier = _load_model(model, threads)
+    classifier = _load_model(model or (Path("seed") if kaggle else None), threads)  # Kaggle: the Kaggle CNN
     if kaggle:
         from edgedigits.data import load_kaggle_csv
         from edgedigits.files import atomic_write
 
         images = load_kaggle_csv(kaggle).split("test").images
         labels = classifier.predict_many(images, batch=1000)
-        atomic_write(output, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels.argmax(1), 1)))
+        atomic_write(output, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels[:, :10].argmax(1), 1)))
         click.echo(f"wrote {len(images):,} predictions to {output}", err=True)
         return
     if not paths:
@@ -216,7 +227,7 @@ def _roi(value):
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--smooth", type=click.IntRange(min=1), default=5, show_default=True,
               help="Vote each digit's label over its last N frames (1 = off).")
-@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True)
+@click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
 def camera(source, model, as_json, show, serve, record, roi, max_fps, max_frames, smooth, min_confidence, threads):
     """Read handwritten digits from a camera or video, frame by frame.
@@ -279,7 +290,7 @@ def _int_list(ctx, param, value):
 
 @cli.command()
 @click.option("--model", default=None, metavar="NAME|FILES",
-              help="A bundled model name (seed, micro) or comma-separated model files [default: seed].")
+              help="A bundled model name (camera, seed, micro) or comma-separated model files [default: camera].")
 @click.option("--formats", multiple=True, metavar="LIST", help="Formats to run [default: all seven].")
 @click.option("--runtimes", default=None, metavar="LIST",
               help="Comma-separated: ai-edge-litert, tflite-runtime, onnxruntime, keras [default: all installed].")

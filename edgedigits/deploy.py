@@ -186,8 +186,9 @@ def doctor(root: Path = Path("/")) -> Report:
     models = []
     for path in sorted(BUNDLED_DIR.glob("*.tflite")) + sorted(BUNDLED_DIR.glob("*.onnx")):
         try:
-            runtime.load(path)
-            models.append(f"{path.name} ({path.stat().st_size / 1024:.0f} KB, loads)")
+            clf = runtime.load(path)
+            default = ", the default" if path == runtime.default_model() else ""
+            models.append(f"{path.name} ({path.stat().st_size / 1024:.0f} KB, {clf.classes} classes, loads{default})")
         except EdgeDigitsError as exc:
             models.append(f"{path.name} (does not load)")
             report.problem(f"{path.name} does not load: {exc}", "pip install --force-reinstall edgedigits")

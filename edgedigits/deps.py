@@ -46,3 +46,11 @@ def tensorflow():
         tf = require("tensorflow", "train")
     tf.get_logger().setLevel("ERROR")
     return tf
+
+
+def keras_backend() -> str:
+    """Import Keras for training, on TensorFlow (imported quietly) unless $KERAS_BACKEND names another backend
+    (jax or torch: a GPU machine without TensorFlow); returns the backend's name."""
+    if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
+        tensorflow()
+    return require("keras", "train").backend.backend()

@@ -10,30 +10,38 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits.console import err, table
-from edgedigits.preprocess import to_model_input
+from edgedigits.preprocess import DIGITS, NOT_A_DIGIT, to_model_input
 
 
 def predict_keras(model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:
-    """Class probabilities (N, 10) for uint8 digits, through the shared preprocessing."""
+    """Class probabilities (N, 10 or 11) for uint8 digits, through the shared preprocessing."""
     return np.asarray(model.predict(to_model_input(images), batch_size=batch_size, verbose=0))
 
 
-def classification_report(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int = 10) -> dict:
+def classification_report(y_true: np.ndarray, probs: np.ndarray) -> dict:
+    """Accuracy, per-class precision/recall and the confusion matrix of ``probs`` (N, 10 or 11) against digit
+    labels. An 11-class model's "not a digit" answer counts as wrong, and the reject rate is reported."""
+    probs = np.asarray(probs)
+    num_classes = probs.shape[1] if probs.ndim == 2 else DIGITS
     y_true = np.asarray(y_true, dtype=np.int64)
-    y_pred = np.asarray(y_pred, dtype=np.int64)
+    y_pred = probs.argmax(1) if len(probs) else np.zeros(0, np.int64)
     confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
     tp = np.diag(confusion)
     predicted, actual = confusion.sum(0), confusion.sum(1)
     precision = np.divide(tp, predicted, out=np.zeros(num_classes), where=predicted > 0)
     recall = np.divide(tp, actual, out=np.zeros(num_classes), where=actual > 0)
+    rejected = int(np.sum(y_pred == NOT_A_DIGIT)) if num_classes > DIGITS else 0
     return {
         "samples": int(len(y_true)),
+        "classes": num_classes,
         "accuracy": float(tp.sum() / max(1, len(y_true))),
         "errors": int(len(y_true) - tp.sum()),
+        "rejected": rejected,
+        "reject_rate": rejected / max(1, len(y_true)),
         "per_class": [
             {"digit": d, "support": int(actual[d]), "precision": float(precision[d]), "recall": float(recall[d])}
-            for d in range(num_classes)
+            for d in range(DIGITS)
         ],
         "confusion": confusion.tolist(),
     }
@@ -46,18 +54,20 @@ def print_report(report: dict, title: str) -> None:
     ]
     table(title, ["digit", "support", "precision %", "recall %"], rows)
     confusion = report["confusion"]
-    table("confusion matrix (rows: true, columns: predicted)", ["", *map(str, range(10))],
-          [[str(i), *row] for i, row in enumerate(confusion)])
+    header = ["", *(("not" if i == NOT_A_DIGIT else str(i)) for i in range(len(confusion)))]
+    table("confusion matrix (rows: true, columns: predicted)", header,
+          [[str(i), *row] for i, row in enumerate(confusion[:DIGITS])])
+    rejects = f", {report['rejected']} rejected as not a digit" if report.get("classes", DIGITS) > DIGITS else ""
     err.print(
         f"accuracy [bold]{report['accuracy'] * 100:.2f}%[/] "
-        f"({report['samples'] - report['errors']:,}/{report['samples']:,}, {report['errors']} errors)"
+        f"({report['samples'] - report['errors']:,}/{report['samples']:,}, {report['errors']} errors{rejects})"
     )
 
 
 def library_versions() -> dict:
     versions = {"python": platform.python_version()}
     for dist in ("edgedigits", "numpy", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxruntime",
-                 "tf2onnx", "ai-edge-litert", "opencv-python-headless"):
+                 "tf2onnx", "ai-edge-litert", "opencv-python-headless", "jax"):
         try:
             versions[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

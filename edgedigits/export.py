@@ -22,7 +22,7 @@ from edgedigits.deps import require, silenced_native_output, tensorflow
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import write_json
 from edgedigits.formats import FORMATS, Format
-from edgedigits.preprocess import CONTRACT, to_model_input
+from edgedigits.preprocess import CONTRACT, DIGITS, to_model_input
 
 ONNX_OPSET = 17
 TMP_PREFIX = ".partial-"
@@ -32,20 +32,28 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def calibration_set(images: np.ndarray, labels: np.ndarray, n: int = 500, seed: int = 0) -> np.ndarray:
-    """``n`` training digits (uint8), stratified by class, drawn with a fixed seed."""
+def calibration_set(images: np.ndarray, labels: np.ndarray, n: int = 500, seed: int = 0,
+                    classes: int = DIGITS) -> np.ndarray:
+    """``n`` training digits (uint8), stratified by class, drawn with a fixed seed. For an 11-class camera model
+    they are drawn again as camera crops, and not-a-digit crops are added (one class's share), so the int8
+    ranges cover what the camera shows it."""
     if n < 10:
         raise EdgeDigitsError(f"--calib must be at least 10 (one per class), got {n}")
     rng = np.random.default_rng(seed)
-    per_class = np.full(10, n // 10)
-    per_class[: n % 10] += 1
+    per_class = np.full(DIGITS, n // DIGITS)
+    per_class[: n % DIGITS] += 1
     picks = []
-    for digit in range(10):
+    for digit in range(DIGITS):
         pool = np.flatnonzero(labels == digit)
         if len(pool) < per_class[digit]:
             raise EdgeDigitsError(f"the training data has only {len(pool)} images of digit {digit}")
         picks.append(rng.choice(pool, per_class[digit], replace=False))
-    return images[np.sort(np.concatenate(picks))]
+    digits = images[np.sort(np.concatenate(picks))]
+    if classes == DIGITS:
+        return digits
+    from edgedigits.crops import degrade, junk
+
+    return np.concatenate([degrade(digits, rng), junk(max(1, n // DIGITS), images, rng)[0]])
 
 
 # ---------------------------------------------------------------- ONNX
@@ -254,7 +262,8 @@ def export(
 
     ds = mnist.load(data)
     train, test = ds.split("train"), ds.split("test")
-    calib = calibration_set(train.images, train.labels, calib_n)
+    classes = keras_model.outputs[0].shape[-1]
+    calib = calibration_set(train.images, train.labels, calib_n, classes=classes)
     n = len(test) if verify_samples is None else min(verify_samples, len(test))
     images, labels = test.images[:n], test.labels[:n]
     reference = evaluate.predict_keras(keras_model, images)
@@ -263,7 +272,7 @@ def export(
     manifest = {
         "source": {"file": model_path.name, "sha256": sha256(model_path), "accuracy": keras_accuracy,
                    "params": keras_model.count_params(), "macs": models.count_macs(keras_model)},
-        "labels": list(range(10)),
+        "labels": [*range(DIGITS), "not a digit"][:classes],
         "calibration": {"samples": len(calib), "seed": 0, "stratified": True, "split": "train"},
         "verify": {"samples": n, "split": "test", "data_md5": ds.md5, "min_agreement": min_agreement},
         "artifacts": [],

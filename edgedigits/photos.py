@@ -22,6 +22,20 @@ def photos_dir(path: str | Path | None = None) -> Path:
     return Path(path or os.environ.get("EDGEDIGITS_PHOTOS") or DEFAULT_DIR)
 
 
+PHOTOS_HELP = "folder with index.tsv [default: $EDGEDIGITS_PHOTOS, else ../shared/data/photos-dev]"
+
+
+def present(path: str | Path | None = None) -> Path | None:
+    """The photo set's folder, or None (saying so on stderr) when it has no index: benchmarks then skip."""
+    import sys
+
+    root = photos_dir(path)
+    if (root / "index.tsv").is_file():
+        return root
+    print(f"skipped: no photo set at {root} (index.tsv missing)", file=sys.stderr)
+    return None
+
+
 @dataclass
 class Photo:
     file: str
@@ -72,6 +86,44 @@ def evaluate(classifier, root: Path, progress=None) -> tuple[list[dict], dict]:
         if progress:
             progress()
     return results, summarize(results)
+
+
+def cut_digit(frame: np.ndarray, box) -> np.ndarray | None:
+    """The ink inside ``box`` (x, y, w, h) of a photo as the finder measures it (paper 0, ink bright), with
+    dust smaller than a stroke's square left out; None when the box holds no ink. Normalise it with
+    ``preprocess.normalize_digit``."""
+    from edgedigits.vision import find_ink
+
+    x, y, w, h = (int(v) for v in box)
+    ink = find_ink(frame[y : y + h, x : x + w])
+    if ink is None:
+        return None
+    big = np.flatnonzero(ink.stats[:, 4] >= ink.stroke ** 2)
+    keep = np.isin(ink.labels, big[big > 0])
+    return np.where(keep, np.maximum(ink.contrast - ink.weak / 2, 0), 0).astype(np.float32)
+
+
+def boxed_digits(root: Path, boxes: dict) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The digits of photos cut by hand-drawn boxes ({name: {"label", "box"[, "file"]}}, the file being the
+    name unless given) and normalised: the names kept, the (N, 28, 28) digits and their labels. A photo that
+    cannot be read, or whose box holds no ink, is left out with a line on stderr."""
+    import sys
+
+    import cv2
+
+    from edgedigits.preprocess import normalize_digit
+
+    files, digits, labels = [], [], []
+    for file, entry in boxes.items():
+        frame = cv2.imread(str(root / entry.get("file", file)), cv2.IMREAD_COLOR)
+        ink = None if frame is None else cut_digit(frame, entry["box"])
+        if ink is None:
+            print(f"{file}: unreadable, or no ink in its box; left out", file=sys.stderr)
+            continue
+        files.append(file)
+        digits.append(normalize_digit(ink))
+        labels.append(int(entry["label"]))
+    return files, np.stack(digits) if digits else np.zeros((0, 28, 28), np.uint8), np.array(labels, np.int64)
 
 
 def summarize(results: list[dict]) -> dict:

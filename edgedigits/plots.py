@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from edgedigits.preprocess import DIGITS, NOT_A_DIGIT
+
 
 def _pyplot():
     import matplotlib
@@ -35,13 +37,15 @@ def curves(history: dict, path: Path) -> None:
 def confusion(matrix: np.ndarray, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 5.5))
+    matrix = matrix[:DIGITS]  # the true labels are digits
     shown = matrix.astype(float).copy()
     np.fill_diagonal(shown, np.nan)  # errors only: the diagonal would swamp the colour scale
     im = ax.imshow(shown, cmap="Reds")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(j, i, str(value), ha="center", va="center", fontsize=7, color="black" if i != j else "tab:blue")
-    ax.set_xticks(range(10))
-    ax.set_yticks(range(10))
+    rows, cols = matrix.shape
+    ax.set_xticks(range(cols), ["not" if i == NOT_A_DIGIT else str(i) for i in range(cols)])
+    ax.set_yticks(range(rows))
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title("confusion matrix (off-diagonal coloured)")
@@ -63,7 +67,7 @@ def errors(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path
         ax.axis("off")
     for ax, i in zip(axes.flat, wrong):
         ax.imshow(images[i], cmap="gray")
-        ax.set_title(f"{labels[i]}→{pred[i]} {probs[i, pred[i]]:.2f}", fontsize=8)
+        ax.set_title(f"{labels[i]}→{'∅' if pred[i] == NOT_A_DIGIT else pred[i]} {probs[i, pred[i]]:.2f}", fontsize=8)
     fig.suptitle(f"{len(np.flatnonzero(pred != labels))} misclassified test digits (true→predicted, confidence)")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

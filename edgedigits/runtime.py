@@ -1,6 +1,9 @@
 """One predict API over every model format, chosen by file suffix from the formats table.
 
-``load(path).predict(digits)`` takes uint8 digits (white on black, 28x28) and returns (N, 10) probabilities.
+``load(path).predict(digits)`` takes uint8 digits (white on black, 28x28) and returns (N, 10) probabilities, or
+(N, 11) for camera models, whose last class is "not a digit". Every format's probabilities sum to 1: an int8
+output (scale 1/256) tops out at 255/256, so it is divided by its sum, and a confidence means the same thing
+for every format.
 Loading a .tflite or .onnx never imports TensorFlow: .tflite runs on ai-edge-litert (then tflite_runtime,
 then tf.lite as fallbacks), .onnx on onnxruntime. Quantized inputs and outputs are handled here.
 """
@@ -15,7 +18,7 @@ import numpy as np
 from edgedigits.deps import silenced_native_output
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.formats import RUNTIME_BY_SUFFIX
-from edgedigits.preprocess import to_model_input
+from edgedigits.preprocess import CLASS_COUNTS, DIGITS, to_model_input
 
 
 def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
@@ -135,6 +138,14 @@ def available_backends() -> list[str]:
     return found
 
 
+def _check_classes(path: Path, classes) -> int:
+    """The model's class count, when it is one a digit classifier has."""
+    if classes not in CLASS_COUNTS:
+        raise EdgeDigitsError(f"{path} has {classes} outputs; a digit classifier has 10 (digits) or 11 "
+                              "(digits and not a digit)")
+    return int(classes)
+
+
 class Classifier:
     """A loaded model. ``predict`` takes uint8 digits and returns float32 probabilities."""
 
@@ -144,14 +155,25 @@ class Classifier:
     input_quantization: tuple[float, int] | None = None
     output_quantization: tuple[float, int] | None = None
 
+    classes: int = DIGITS
+
     def predict(self, digits: np.ndarray) -> np.ndarray:
         x = to_model_input(digits)
-        return self._run(x) if len(x) else np.zeros((0, 10), np.float32)
+        if not len(x):
+            return np.zeros((0, self.classes), np.float32)
+        out = self._run(x)
+        if out.ndim != 2 or out.shape != (len(x), out.shape[1]) or out.shape[1] not in CLASS_COUNTS:
+            raise EdgeDigitsError(f"{self.path} gave outputs of shape {out.shape}; a digit classifier gives "
+                                  f"({len(x)}, 10) or ({len(x)}, 11)")
+        total = out.sum(1, keepdims=True)
+        if not np.all(np.isfinite(out)) or np.any(out < 0) or np.any(total <= 0):
+            raise EdgeDigitsError(f"{self.path} gave outputs that are not probabilities (negative, NaN or all 0)")
+        return out / total
 
     def predict_many(self, digits: np.ndarray, batch: int = 500) -> np.ndarray:
         """``predict`` over a large set, ``batch`` digits at a time (bounded interpreter memory)."""
         if not len(digits):
-            return np.zeros((0, 10), np.float32)
+            return np.zeros((0, self.classes), np.float32)
         return np.concatenate([self.predict(digits[i : i + batch]) for i in range(0, len(digits), batch)])
 
     def _run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
@@ -180,6 +202,7 @@ class TFLiteClassifier(Classifier):
         if self._out["dtype"] in (np.int8, np.uint8):
             self.output_quantization = tuple(self._out["quantization"])
         self._batch = int(self._in["shape"][0])
+        self.classes = _check_classes(path, self._out["shape"][-1])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.input_quantization:
@@ -220,6 +243,7 @@ class OnnxClassifier(Classifier):
         self.path = path
         self._input = self.session.get_inputs()[0].name
         self.input_dtype = "float32"
+        self.classes = _check_classes(path, self.session.get_outputs()[0].shape[-1])
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: x})[0].astype(np.float32, copy=False)
@@ -242,6 +266,7 @@ class KerasClassifier(Classifier):
                 pass
         self.path = path
         self.model = load_keras(path)
+        self.classes = _check_classes(path, self.model.outputs[0].shape[-1])
         # A compiled call: Model.predict adds milliseconds of per-call overhead that would swamp batch-1 timings.
         self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
@@ -266,12 +291,26 @@ def load(path: str | Path, threads: int | None = None, backend: str | None = Non
     return _CLASSES[kind](path, threads=threads, backend=backend)
 
 
-def default_model() -> Path:
-    """The bundled seed model: int8 TFLite, or the ONNX one when no TFLite runtime is installed."""
+DEFAULT_MODEL = "camera"  # trained on camera-like crops with a "not a digit" class: the model for photos
+
+
+def default_model(name: str = DEFAULT_MODEL) -> Path:
+    """A bundled model (``camera`` unless named): int8 TFLite, or ONNX when no TFLite runtime is installed."""
     from edgedigits.models import bundled
 
     try:
         _tflite_interpreter_class()
-        return bundled("seed", ".int8.tflite")
+        return bundled(name, ".int8.tflite")
     except EdgeDigitsError:
-        return bundled("seed", ".onnx")
+        return bundled(name, ".onnx")
+
+
+def resolve(model: str | Path | None) -> Path:
+    """A model option: a file, a bundled model's name (seed, camera, micro), or None for the default model."""
+    from edgedigits.models import ARCHS
+
+    if model is None:
+        return default_model()
+    if str(model) in ARCHS and not Path(model).exists():
+        return default_model(str(model))
+    return Path(model)

@@ -1,7 +1,8 @@
 """Train a registered architecture on MNIST.
 
-Recipe: the seed kernel's augmentation, Adam with a one-epoch warm-up then cosine decay, the best epoch
-by validation accuracy kept. A checkpoint is written atomically after every epoch, so ``--resume``
+Recipes: "seed" is the Kaggle kernel's affine augmentation; "camera" adds, before it, the camera-like crops
+and the not-a-digit class of ``edgedigits.crops``. Both use Adam with a one-epoch warm-up then cosine decay,
+and keep the best epoch by validation accuracy. A checkpoint is written atomically after every epoch, so ``--resume``
 continues after a kill. The data order and augmentation are pure functions of (seed, epoch, step),
 so the same seed gives the same batches, resumed or not.
 """
@@ -29,6 +30,7 @@ from edgedigits.preprocess import to_model_input
 @dataclass
 class TrainConfig:
     arch: str = "seed"
+    recipe: str | None = None  # "seed" or "camera"; None: the architecture's own
     epochs: int = 30
     batch_size: int = 86
     lr: float = 1e-3
@@ -43,6 +45,8 @@ class TrainConfig:
 
 STATE = "state.json"
 LAST = "checkpoint/last.keras"
+RECIPES = ("seed", "camera")
+VAL_EPOCH = 1_000_000  # the camera recipe's validation crops are drawn once, from an epoch no run reaches
 BEST = "checkpoint/best.weights.h5"
 
 
@@ -74,8 +78,24 @@ def split_train_val(images, labels, val_split: float, seed: int):
     return (images[train], labels[train]), (images[val], labels[val])
 
 
+def targets(labels: np.ndarray, classes: int, onehot: bool) -> np.ndarray:
+    """Class indices, or one-hot rows when label smoothing needs them."""
+    labels = labels.astype(np.int32)
+    return np.eye(classes, dtype=np.float32)[labels] if onehot else labels
+
+
+def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=None):
+    """One epoch of the camera recipe as arrays: its crops (``crops.camera_epoch``, augmentation included)
+    in a seeded order, and their targets."""
+    from edgedigits.crops import camera_epoch
+
+    images, labels = camera_epoch(x, y, cfg.seed, epoch, executor)
+    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
+    return to_model_input(images[order]), targets(labels[order], classes, cfg.label_smoothing > 0)
+
+
 def epoch_dataset(x, y, epoch: int, cfg: TrainConfig, steps: int):
-    """The batches of one epoch: a seeded shuffle, then augmentation seeded by the global step."""
+    """The seed recipe's batches of one epoch: a seeded shuffle, then augmentation seeded by the global step."""
     import tensorflow as tf
 
     from edgedigits.augment import random_affine
@@ -85,7 +105,7 @@ def epoch_dataset(x, y, epoch: int, cfg: TrainConfig, steps: int):
     # Several replicas need equal shares: drop the last partial batch then (steps was computed to match).
     ds = tf.data.Dataset.from_tensor_slices(order).batch(cfg.batch_size, drop_remainder=n // cfg.batch_size == steps)
     ds = tf.data.Dataset.zip(tf.data.Dataset.range(epoch * steps, (epoch + 1) * steps), ds)
-    xs, ys = tf.constant(x), tf.constant(y.astype(np.int32))
+    xs, ys = tf.constant(x), tf.constant(y)
 
     def load(step, idx):
         images = tf.gather(xs, idx)
@@ -116,18 +136,12 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
     return model
 
 
-def _onehot(ds, use):
-    import tensorflow as tf
-
-    return ds.map(lambda x, y: (x, tf.one_hot(y, 10))) if use else ds
-
-
 def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, verbose: int | None = None):
     """Run (or resume) training into ``out``; returns (path of the final model.keras, the dataset, the run state)."""
     from edgedigits import models
-    from edgedigits.deps import tensorflow
+    from edgedigits.deps import keras_backend
 
-    tf = tensorflow()
+    backend = keras_backend()
     import keras
 
     started = time.time()
@@ -144,6 +158,13 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         raise EdgeDigitsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
     if cfg.arch not in models.ARCHS:
         raise EdgeDigitsError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(models.ARCHS)}")
+    cfg.recipe = cfg.recipe or models.ARCHS[cfg.arch].recipe
+    if cfg.recipe not in RECIPES:
+        raise EdgeDigitsError(f"unknown recipe {cfg.recipe!r}; choose from {', '.join(RECIPES)}")
+    if cfg.recipe == "camera" and models.ARCHS[cfg.arch].classes < 11:
+        raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
+    if cfg.recipe == "camera" and not cfg.augment:
+        raise EdgeDigitsError("the camera recipe is its augmentation: --no-augment goes with --recipe seed")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise EdgeDigitsError("--epochs and --batch-size must be at least 1")
 
@@ -153,8 +174,14 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     if cfg.limit:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
     (x_train, y_train), (x_val, y_val) = split_train_val(images, labels, cfg.val_split, cfg.seed)
+    if backend != "tensorflow" and (cfg.recipe != "camera" or cfg.distribute not in ("auto", "none")):
+        raise EdgeDigitsError(f"on the {backend} backend only the camera recipe on one device trains "
+                              "(the seed recipe and --distribute use TensorFlow)")
     keras.utils.set_random_seed(cfg.seed)
-    tf.config.experimental.enable_op_determinism()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     try:
         if cfg.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
@@ -165,51 +192,83 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
 
 def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     """The training loop proper (under the dtype policy the caller set)."""
+    import contextlib
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
     import keras
 
     from edgedigits import models
-    from edgedigits.deps import tensorflow
+    from edgedigits.crops import junk_count
 
-    tf = tensorflow()
     state_path = out / STATE
-    strategy = make_strategy(cfg.distribute)
-    replicas = strategy.num_replicas_in_sync
+    strategy = make_strategy(cfg.distribute) if keras.backend.backend() == "tensorflow" else None
+    replicas = strategy.num_replicas_in_sync if strategy else 1
     if cfg.batch_size < replicas:
         raise EdgeDigitsError(f"--batch-size {cfg.batch_size} is smaller than the {replicas} replicas")
+    classes = models.ARCHS[cfg.arch].classes
+    onehot = cfg.label_smoothing > 0
+    if cfg.recipe == "camera" and len(x_val):
+        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)
+    else:
+        x_val, y_val = to_model_input(x_val), targets(y_val, classes, onehot)
+    if cfg.recipe != "camera":
+        x_train, y_train = to_model_input(x_train), targets(y_train, classes, onehot)
+    per_epoch = len(x_train) + (junk_count(len(x_train)) if cfg.recipe == "camera" else 0)
     if replicas > 1:  # equal shares for every replica
         x_val, y_val = x_val[: len(x_val) - len(x_val) % replicas], y_val[: len(y_val) - len(y_val) % replicas]
-        steps = len(x_train) // cfg.batch_size
+        steps = per_epoch // cfg.batch_size
     else:
-        steps = math.ceil(len(x_train) / cfg.batch_size)
+        steps = math.ceil(per_epoch / cfg.batch_size)
     if steps < 1:
         raise EdgeDigitsError(f"{len(x_train)} training images are fewer than one batch of {cfg.batch_size}")
-    x_train, x_val = to_model_input(x_train), to_model_input(x_val)
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoint").mkdir(exist_ok=True)
-    with strategy.scope():
+    with strategy.scope() if strategy else contextlib.nullcontext():
         if state and state["epoch"] > 0 and (out / LAST).is_file():
             model = keras.models.load_model(out / LAST)
         else:  # a new run, or one killed before its first epoch ended
             model = compile_model(models.build(cfg.arch), cfg, steps)
-    onehot = cfg.label_smoothing > 0
     if state is None:
         state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
         write_json(state_path, state)
 
     if verbose is None:
         verbose = 1 if sys.stderr.isatty() else 2
-    val_ds = None
-    if len(x_val):
-        val_ds = _onehot(tf.data.Dataset.from_tensor_slices((x_val, y_val.astype(np.int32))).batch(512), onehot)
     err.print(
-        f"training {cfg.arch} ({model.count_params():,} params) on {len(x_train):,} images, "
+        f"training {cfg.arch} ({model.count_params():,} params, {cfg.recipe} recipe) on {per_epoch:,} images, "
         f"validating on {len(x_val):,}; {cfg.epochs} epochs of {steps} steps; {replicas} replica(s)"
     )
+    # The camera recipe's crops are drawn on every core (spawned: the trainer's threads are not forked).
+    workers = os.cpu_count() or 1
+    pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if cfg.recipe == "camera" and workers > 1 \
+        else None
+    with pool or contextlib.nullcontext():
+        _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool)
+    keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
+    final = models.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
+    model.load_weights(out / BEST)
+    final.set_weights(model.get_weights())
+    tmp = out / "model.tmp.keras"
+    final.save(tmp)
+    os.replace(tmp, out / "model.keras")
+    write_json(out / "history.json", state["history"])
+    return out / "model.keras", ds, state
+
+
+def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool):
+    """Train the remaining epochs, keeping the best weights and a checkpoint after each."""
     for epoch in range(state["epoch"], cfg.epochs):
         err.print(f"epoch {epoch + 1}/{cfg.epochs}")
+        if cfg.recipe == "camera":
+            x, y = camera_arrays(x_train, y_train, epoch, cfg, classes, pool)
+            data = {"x": x, "y": y, "batch_size": cfg.batch_size}
+        else:
+            data = {"x": epoch_dataset(x_train, y_train, epoch, cfg, steps)}
         result = model.fit(
-            _onehot(epoch_dataset(x_train, y_train, epoch, cfg, steps), onehot),
-            validation_data=val_ds,
+            **data,
+            validation_data=(x_val, y_val) if len(x_val) else None,
+            validation_batch_size=512,
             epochs=1,
             shuffle=False,  # the order is already a seeded shuffle
             verbose=verbose,
@@ -228,17 +287,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
         state.setdefault("train_seconds", 0.0)
         state["train_seconds"] += time.time() - started
         started = time.time()
-        write_json(state_path, state)
-
-    keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
-    final = models.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
-    model.load_weights(out / BEST)
-    final.set_weights(model.get_weights())
-    tmp = out / "model.tmp.keras"
-    final.save(tmp)
-    os.replace(tmp, out / "model.keras")
-    write_json(out / "history.json", state["history"])
-    return out / "model.keras", ds, state
+        write_json(out / STATE, state)
 
 
 def finish(out: Path, ds, state, argv: list[str]) -> dict:
@@ -250,10 +299,11 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
     started = time.time()
     model = keras.models.load_model(out / "model.keras", compile=False)
     test = ds.test if ds.test is not None and ds.test.labels is not None else None
-    metrics = {"model": "model.keras", "arch": state["config"]["arch"], "params": model.count_params()}
+    metrics = {"model": "model.keras", "arch": state["config"]["arch"], "params": model.count_params(),
+               "backend": keras.backend.backend()}
     if test is not None:
         probs = evaluate.predict_keras(model, test.images)
-        report = evaluate.classification_report(test.labels, probs.argmax(1))
+        report = evaluate.classification_report(test.labels, probs)
         metrics.update(report)
         plots.confusion(np.array(report["confusion"]), out / "confusion.png")
         plots.errors(test.images, test.labels, probs, out / "errors.png")

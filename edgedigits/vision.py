@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgedigits.preprocess import normalize_digit
+from edgedigits.preprocess import DIGITS, NOT_A_DIGIT, normalize_digit, stroke_width
 
 # 1. Working copy
 WORK_SIDE = 1600  # long side of the working copy: a 20 px digit of a 4000 px photo stays 8 px tall
@@ -200,13 +200,6 @@ def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
 
     ratio = cv2.divide(cv2.subtract(background, plane), cv2.max(background, 16.0))  # 16: near-black paper
     return np.clip(ratio, 0.0, 1.0, out=ratio)
-
-
-def stroke_width(mask: np.ndarray) -> float:
-    """Mean width of the strokes in a 0/1 mask: ink area over half its outline (diagonals corrected by 4/pi)."""
-    m = mask.astype(np.int16)
-    edges = int(np.abs(np.diff(m, axis=0)).sum() + np.abs(np.diff(m, axis=1)).sum())
-    return 8.0 / math.pi * float(m.sum()) / max(1, edges)
 
 
 def _component_strokes(labels: np.ndarray, stats: np.ndarray) -> float:
@@ -701,11 +694,12 @@ def find_digits(frame: np.ndarray, classifier=None) -> list[Detection]:
         return _drop_specks([crops[i] for i in chosen])
     probs = classifier.predict(np.stack([d.digit for d in crops]))
     for det, row in zip(crops, probs):
-        det.label, det.confidence = int(row.argmax()), float(row.max())
+        # the reading weighs each crop by its best digit; a camera model may call it "not a digit" outright
+        det.label, det.confidence = int(row.argmax()), float(row[:DIGITS].max())
     chosen = []
     for cluster, groups in readings:
         chosen += _best_reading(cluster, groups, crops)
-    return _drop_specks([crops[i] for i in chosen])
+    return _drop_specks([crops[i] for i in chosen if crops[i].label != NOT_A_DIGIT])
 
 
 def _drop_specks(detections: list[Detection]) -> list[Detection]:

@@ -34,6 +34,10 @@ def _dims(shape):
     return ", ".join(str(max(d, 1)) for d in shape)
 
 
+def _classes_text(out: dict) -> str:
+    return "digits 0-9 and, at index 10, not a digit" if out["shape"][-1] == 11 else "digits 0-9"
+
+
 def model_config_h(v: dict) -> str:
     inp, out = v["io"]["input"], v["io"]["output"]
     return (HEADER.format(**v) + "#pragma once\n\n#include <cstdint>\n\n"
@@ -43,12 +47,14 @@ def model_config_h(v: dict) -> str:
             f"using input_t = {inp['dtype']}_t;\n"
             f"constexpr float kInputScale = {inp['scale']!r}f;\n"
             f"constexpr int kInputZeroPoint = {inp['zero_point']};\n\n"
-            f"// Output: {_dims(out['shape'])} {out['dtype']} scores for digits 0-9; p = (q - zero point) * scale.\n"
+            f"// Output: {_dims(out['shape'])} {out['dtype']} scores for {_classes_text(out)}; "
+            "p = (q - zero point) * scale.\n"
             f"constexpr int kOutputDims[] = {{{_dims(out['shape'])}}};\n"
             f"using output_t = {out['dtype']}_t;\n"
             f"constexpr float kOutputScale = {out['scale']!r}f;\n"
             f"constexpr int kOutputZeroPoint = {out['zero_point']};\n"
-            "constexpr int kNumClasses = 10;\n\n"
+            f"constexpr int kNumClasses = {out['shape'][-1]};\n"
+            "constexpr int kNotADigit = 10;  // the class index of \"not a digit\" when kNumClasses is 11\n\n"
             f"// Measured with the tflite-micro host interpreter: {v['measured']} bytes. Margin: "
             f"+{int(v['margin'] * 100)}% and {v['slack']} bytes\n"
             "// for the scratch buffers of optimized kernels, rounded up to 1 KiB.\n"
@@ -70,7 +76,9 @@ namespace {
 alignas(16) uint8_t tensor_arena[kTensorArenaSize];
 }
 
-// pixels: 28x28 uint8, white digit on black, centred as in MNIST. Returns the digit or -1 on error.
+// pixels: 28x28 uint8, white digit on black, centred as in MNIST. Returns the digit, kNotADigit when an
+// 11-class model calls the pixels not a digit, or -1 on error. The confidence is the top class's share of
+// the dequantised scores: int8 scores top out at 255/256, so this is what the host runtime reports too.
 int ClassifyDigit(const uint8_t* pixels, float* confidence) {
   static const tflite::Model* model = tflite::GetModel(g_NAME_model);
   static OpResolver resolver;
@@ -89,10 +97,14 @@ int ClassifyDigit(const uint8_t* pixels, float* confidence) {
   if (interpreter->Invoke() != kTfLiteOk) return -1;
   const output_t* scores = tflite::GetTensorData<output_t>(interpreter->output(0));
   int best = 0;
-  for (int d = 1; d < kNumClasses; ++d) {
+  float total = 0.0f;
+  for (int d = 0; d < kNumClasses; ++d) {
     if (scores[d] > scores[best]) best = d;
+    total += (scores[d] - kOutputZeroPoint) * kOutputScale;
   }
-  if (confidence != nullptr) *confidence = (scores[best] - kOutputZeroPoint) * kOutputScale;
+  if (confidence != nullptr) {
+    *confidence = total > 0.0f ? (scores[best] - kOutputZeroPoint) * kOutputScale / total : 0.0f;
+  }
   return best;
 }
 
@@ -135,8 +147,9 @@ interpreter, plus {int(v['margin'] * 100)}% and {v['slack']} bytes for optimized
 | `model_config.h` | input/output shape, type, scale and zero point; `kTensorArenaSize` |
 | `main.cc` | `ClassifyDigit(pixels, &confidence)` and a tiny `main()` (define `EDGEDIGITS_NO_MAIN` to drop it) |
 
-Input: a 28x28 uint8 digit, white on black, centred by centre of mass as in MNIST (the same normalisation as
-`edgedigits.vision`), quantized as `model_config.h` says.
+Input: a 28x28 uint8 digit, white on black, made by `edgedigits.preprocess.normalize_digit` (MNIST's box and
+centre of mass, strokes brought to MNIST's width), quantized as `model_config.h` says. Output: {_classes_text(v['io']['output'])};
+`ClassifyDigit` returns `kNotADigit` when that class wins.
 
 ## Budget
 

@@ -149,3 +149,6 @@ def test_seed_does_not_fit_the_nano_and_micro_does(tmp_path):
     assert not next(r for r in seed["budget"] if "Nano" in r["board"])["fits"]
     assert "It does not fit: Arduino Nano 33 BLE" in (tmp_path / "seed" / "README.md").read_text()
     assert all(r["fits"] for r in micro["budget"]) and micro["model_bytes"] < 80 * 1024
+    assert "constexpr int kNumClasses = 11;" in (tmp_path / "micro" / "model_config.h").read_text()
+    assert "constexpr int kNumClasses = 10;" in (tmp_path / "seed" / "model_config.h").read_text()
+    assert "at index 10, not a digit" in (tmp_path / "micro" / "README.md").read_text()

@@ -12,7 +12,7 @@ def test_registry_param_counts_and_io(name):
     assert model.count_params() == models.ARCHS[name].params
     assert tuple(model.input_shape) == (None, 28, 28, 1)
     probs = np.asarray(model(to_model_input(np.zeros((3, 28, 28), np.uint8))))
-    assert probs.shape == (3, 10)
+    assert probs.shape == (3, models.ARCHS[name].classes)
     np.testing.assert_allclose(probs.sum(1), 1.0, rtol=1e-5)
 
 
@@ -24,6 +24,16 @@ def test_seed_is_the_kaggle_cnn():
     dropouts = [layer.rate for layer in model.layers if type(layer).__name__ == "Dropout"]
     assert dropouts == [0.25, 0.25, 0.5]
     assert [layer.units for layer in model.layers if type(layer).__name__ == "Dense"] == [256, 10]
+
+
+def test_camera_is_the_seed_body_with_an_eleventh_class():
+    seed, camera = models.build("seed"), models.build("camera")
+    body = [type(layer).__name__ for layer in seed.layers]
+    assert [type(layer).__name__ for layer in camera.layers] == body
+    assert camera.output.shape[-1] == 11 and seed.output.shape[-1] == 10
+    assert camera.count_params() == seed.count_params() + 256 + 1  # one more output unit
+    assert models.ARCHS["camera"].recipe == models.ARCHS["micro"].recipe == "camera"
+    assert models.ARCHS["seed"].recipe == "seed"
 
 
 @pytest.mark.parametrize("name", sorted(models.ARCHS))

@@ -1,9 +1,13 @@
 """Real photos: the scoring rules, and the acceptance floors on the development set (skipped when it is absent)."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from edgedigits import photos, runtime, vision
+from edgedigits.preprocess import NOT_A_DIGIT
 
 ROOT = photos.photos_dir()
 needs_photos = pytest.mark.skipif(not (ROOT / "index.tsv").is_file(),
@@ -59,3 +63,29 @@ def test_contact_sheet_shows_the_misreads(tmp_path):
     sheet = photos.contact_sheet(results, ROOT, tile=120, columns=3)
     assert sheet.shape == (120 + 36, 360, 3) and sheet.dtype == np.uint8
     assert photos.contact_sheet([{"exact": True}], ROOT) is None
+
+
+BOXES = Path(__file__).resolve().parents[1] / "benchmarks" / "crops_boxes.json"
+
+
+@needs_photos
+def test_every_single_digit_photo_has_a_box_inside_it():
+    import cv2
+
+    boxes = json.loads(BOXES.read_text())["boxes"]
+    singles = {p.file: p.label for p in photos.load_index(ROOT) if p.kind == "single"}
+    assert set(boxes) == set(singles)
+    for file, entry in boxes.items():
+        height, width = cv2.imread(str(ROOT / file), cv2.IMREAD_COLOR).shape[:2]
+        x, y, w, h = entry["box"]
+        assert entry["label"] == singles[file] and w > 0 and h > 0 and x + w <= width and y + h <= height, file
+
+
+@needs_photos
+def test_real_crops_acceptance():
+    """Issue 10: the default model reads 98% of the real crops and rejects at most 1% of them."""
+    files, digits, labels = photos.boxed_digits(ROOT, json.loads(BOXES.read_text())["boxes"])
+    pred = runtime.load(runtime.default_model()).predict(digits).argmax(1)
+    wrong = [(f, int(lab), int(p)) for f, lab, p in zip(files, labels, pred) if p != lab]
+    assert len(files) == 80 and np.mean(pred == labels) >= 0.98, wrong
+    assert np.mean(pred == NOT_A_DIGIT) <= 0.01, wrong

@@ -1,4 +1,5 @@
-"""Model registry: each architecture is a functional Keras model that maps (N, 28, 28, 1) in [0, 1] to 10 probabilities.
+"""Model registry: each architecture is a functional Keras model that maps (N, 28, 28, 1) in [0, 1] to
+probabilities over 10 digits, or over 10 digits and "not a digit" (``crops.NOT_A_DIGIT``) for camera models.
 
 Inference models hold no augmentation layers (augmentation lives in the training input pipeline).
 Bundled, trained models sit next to this file as ``NAME.keras``.
@@ -21,14 +22,16 @@ class Arch:
     build: Callable
     description: str
     params: int  # exact trainable + non-trainable count, checked by the tests
+    recipe: str  # the training recipe it is bundled with: "seed" (the Kaggle kernel's) or "camera"
+    classes: int  # 10 digits, or 11 with "not a digit"
 
 
 ARCHS: dict[str, Arch] = {}
 
 
-def register(name: str, params: int, description: str):
+def register(name: str, params: int, description: str, recipe: str = "seed", classes: int = 10):
     def wrap(fn):
-        ARCHS[name] = Arch(name, fn, description, params)
+        ARCHS[name] = Arch(name, lambda: fn(name, classes), description, params, recipe, classes)
         return fn
 
     return wrap
@@ -81,8 +84,10 @@ def bundled(name: str, suffix: str = ".keras") -> Path:
     return BUNDLED_DIR / f"{name}{suffix}"
 
 
+@register("camera", params=887_787, recipe="camera", classes=11,
+          description="the seed CNN with an 11th class, trained on camera-like crops: the default for photos")
 @register("seed", params=887_530, description="the Kaggle Digit Recognizer CNN (Conv32x2-Conv64x2-Dense256)")
-def seed():
+def seed_body(name: str, classes: int):
     from keras import Input, Model, layers
 
     inputs = Input(INPUT_SHAPE, name="input")
@@ -97,12 +102,13 @@ def seed():
     x = layers.Flatten()(x)
     x = layers.Dense(256, activation="relu")(x)
     x = layers.Dropout(0.5)(x)
-    outputs = layers.Dense(10, activation="softmax", dtype="float32", name="probs")(x)
-    return Model(inputs, outputs, name="seed")
+    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="probs")(x)
+    return Model(inputs, outputs, name=name)
 
 
-@register("micro", params=43_226, description="a small CNN for microcontrollers (int8 under 80 KB)")
-def micro():
+@register("micro", params=44_251, recipe="camera", classes=11,
+          description="a small CNN for microcontrollers (int8 under 80 KB), trained like the camera model")
+def micro(name: str, classes: int):
     from keras import Input, Model, layers
 
     def conv_bn(x, filters):
@@ -119,5 +125,5 @@ def micro():
     x = layers.MaxPooling2D(2)(x)  # 4x4
     x = layers.Dropout(0.3)(x)
     x = layers.Flatten()(x)
-    outputs = layers.Dense(10, activation="softmax", dtype="float32", name="probs")(x)
-    return Model(inputs, outputs, name="micro")
+    outputs = layers.Dense(classes, activation="softmax", dtype="float32", name="probs")(x)
+    return Model(inputs, outputs, name=name)

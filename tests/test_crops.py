@@ -1,0 +1,73 @@
+"""The camera recipe's data: degraded digits and not-a-digit junk, reproducible from (seed, epoch)."""
+
+import numpy as np
+import pytest
+
+from edgedigits import crops
+from edgedigits.preprocess import MNIST_STROKE, NOT_A_DIGIT, digit_stroke
+
+
+@pytest.fixture(scope="module")
+def digits(mnist):
+    return mnist.train.images[:600], mnist.train.labels[:600]
+
+
+def test_an_epoch_is_a_pure_function_of_seed_and_epoch(digits, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(crops, "CHUNK", 256)  # three chunks
+    x, y = digits
+    a, la = crops.camera_epoch(x, y, seed=7, epoch=3)
+    with ThreadPoolExecutor(2) as pool:  # the same epoch, however the work is shared out
+        b, lb = crops.camera_epoch(x, y, seed=7, epoch=3, executor=pool)
+    c, _ = crops.camera_epoch(x, y, seed=7, epoch=4)
+    assert np.array_equal(a, b) and np.array_equal(la, lb)
+    assert not np.array_equal(a, c)
+
+
+def test_an_epoch_holds_every_digit_and_a_share_of_junk(digits):
+    x, y = digits
+    images, labels = crops.camera_epoch(x, y, seed=1, epoch=0)
+    assert images.shape == (len(x) + crops.junk_count(len(x)), 28, 28) and images.dtype == np.uint8
+    assert np.array_equal(labels[: len(x)], y)
+    assert np.all(labels[len(x) :] == NOT_A_DIGIT) and crops.junk_count(len(x)) >= len(x) // 12
+    assert all(img.max() >= 128 for img in images)  # normalised (then resampled by the affine), none empty
+
+
+def test_stroke_widths_spread_beyond_mnist(digits):
+    x, y = digits
+    images, _ = crops.camera_epoch(x, y, seed=2, epoch=0)
+    widths = np.array([digit_stroke(img) for img in images[: len(x)]])
+    low, high = np.percentile(widths, [5, 95])
+    assert low < MNIST_STROKE[0] - 0.3 and high > MNIST_STROKE[1], (low, high)
+
+
+def test_every_junk_kind_is_made_and_is_not_a_digit_sized_stroke(digits):
+    x, _ = digits
+    junk, kinds = crops.junk(60, x, np.random.default_rng(0))
+    assert set(kinds) == set(crops.JUNK) and len(junk) == 60
+    assert all(img.any() for img in junk)
+    lines = junk[[k == "line piece" for k in kinds]]
+    for img in lines:  # a line piece lies well off vertical: upright, it would be a 1
+        ys, xs = np.nonzero(img > 64)
+        assert np.ptp(xs) >= np.ptp(ys), "a line piece as tall as it is wide"
+
+
+def test_the_camera_model_rejects_junk_and_keeps_digits(mnist):
+    """Issue 10: 95% of generated junk rejected (a seed training never draws), MNIST digits kept."""
+    from edgedigits import runtime
+
+    clf = runtime.load(runtime.default_model())
+    junk, kinds = crops.junk(300, mnist.test.images, np.random.default_rng(2026))
+    rejected = clf.predict(junk).argmax(1) == NOT_A_DIGIT
+    assert rejected.mean() >= 0.95, {k: float(rejected[np.array(kinds) == k].mean()) for k in crops.JUNK}
+    kept = clf.predict(mnist.test.images[:2000]).argmax(1) != NOT_A_DIGIT
+    assert kept.mean() >= 0.995
+
+
+def test_junk_from_hairline_digits():
+    """Digits one pixel wide (a thin 1) make junk too: halves, pairs and all."""
+    ones = np.zeros((8, 28, 28), np.uint8)
+    ones[:, 4:24, 14] = 255
+    junk, kinds = crops.junk(120, ones, np.random.default_rng(3))
+    assert len(junk) == 120 and all(img.any() for img in junk)

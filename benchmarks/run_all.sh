@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 out=benchmarks/results
 mkdir -p "$out"
 # All formats x installed runtimes x threads 1 and 2, plus the camera pipeline.
-edgedigits bench --threads 1,2 --pipeline --out "$out"
+edgedigits bench --model seed --threads 1,2 --pipeline --out "$out"   # the README table; the default is camera
 # The camera pipeline on one pinned core, 640x480 frames with 10 digits.
 python benchmarks/pipeline_speed.py --out "$out"
 # The camera pipeline against the commit before the real-photo finder, timed side by side.
@@ -15,6 +15,7 @@ python benchmarks/pipeline_vs.py --ref 1fcb9f2 --rounds 6 --out "$out"
 python benchmarks/scenes_accuracy.py --out "$out"
 # Reading accuracy on the real photos (skipped when ../shared/data/photos-dev is absent).
 python benchmarks/photos_accuracy.py --out "$out"
+python benchmarks/crops_accuracy.py --out "$out"
 # Accuracy of each bundled model in each bundled format.
 for m in edgedigits/models/*.keras edgedigits/models/*.onnx edgedigits/models/*.tflite; do
   edgedigits evaluate "$m" --json

@@ -63,7 +63,7 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
-    Training runs on TensorFlow; on a GPU machine without it, KERAS_BACKEND=jax (or torch) trains the camera
+    Training runs on TensorFlow; on a GPU machine without it, KERAS_BACKEND=jax trains the camera
     recipe on one device.
     """
     keras_backend()

@@ -50,7 +50,7 @@ def tensorflow():
 
 def keras_backend() -> str:
     """Import Keras for training, on TensorFlow (imported quietly) unless $KERAS_BACKEND names another backend
-    (jax or torch: a GPU machine without TensorFlow); returns the backend's name."""
+    (jax: a GPU machine without TensorFlow); returns the backend's name."""
     if os.environ.get("KERAS_BACKEND", "tensorflow") == "tensorflow":
         tensorflow()
     return require("keras", "train").backend.backend()

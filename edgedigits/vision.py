@@ -62,6 +62,7 @@ SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, n
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
 EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
 MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
+STACKED = 0.5  # two digits of a reading never overlap across half the narrower's width while sharing rows
 DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
                    # resolution (1/256 per output) go to the one with fewer digits
 
@@ -620,6 +621,14 @@ def _alone(groups: dict) -> list[int]:
     return [i for (start, end), options in groups.items() if end == start + 1 and options for i in options[0]]
 
 
+def _stacked(a, b) -> bool:
+    """Two boxes (x, y, w, h) drawn over each other: sharing rows, and columns across ``STACKED`` of the
+    narrower one's width."""
+    across = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    down = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return down > 0 and across > STACKED * min(a[2], b[2])
+
+
 def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> list[int]:
     """The partition of a cluster's pieces (left to right) into digits with the highest joint probability."""
     n = len(cluster)
@@ -627,6 +636,8 @@ def _best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> l
     for end in range(1, n + 1):
         for start in range(end):
             for option in groups.get((start, end), []):
+                if best[start][1] and _stacked(crops[best[start][1][-1]].box, crops[option[0]].box):
+                    continue  # digits of a number stand side by side, not drawn over each other
                 score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6) * DIGIT_COST) for i in option)
                 if score > best[end][0]:
                     best[end] = (score, best[start][1] + option)

@@ -115,9 +115,9 @@ def test_tflm_accuracy_matches_litert(name, mnist):
         interpreter.set_input(q.reshape(1, 28, 28, 1), 0)
         interpreter.invoke()
         tflm_pred.append(int(np.argmax(interpreter.get_output(0))))
-    tflm_acc = float(np.mean(np.array(tflm_pred) == labels))
-    litert_acc = float(np.mean(litert.predict(images).argmax(1) == labels))
-    assert abs(tflm_acc - litert_acc) <= 0.001, (tflm_acc, litert_acc)
+    tflm_right = int(np.sum(np.array(tflm_pred) == labels))
+    litert_right = int(np.sum(litert.predict(images).argmax(1) == labels))
+    assert abs(tflm_right - litert_right) <= 1, (tflm_right, litert_right)  # one digit in 1,000 (kernel rounding)
 
 
 @pytest.mark.parametrize("name", ["model.tflite", "model.dynamic.tflite", "model.fp16.tflite"])

@@ -15,7 +15,7 @@ from tests.conftest import needs_mnist
 
 @pytest.fixture(scope="module")
 def int8():
-    path = bundled("seed", ".int8.tflite")
+    path = runtime.default_model()
     if not path.exists():
         pytest.fail(f"bundled {path} is missing")
     return runtime.load(path)
@@ -260,3 +260,18 @@ def test_photo_scenes_are_well_formed(mnist):
         assert len(scene.boxes) == len(scene.labels) >= 1
         for x, y, bw, bh in scene.boxes:
             assert 0 <= x and 0 <= y and x + bw <= w and y + bh <= h
+
+
+def test_digits_of_a_reading_are_never_drawn_over_each_other():
+    """A 1 broken in two (the pieces overlap in rows and columns) is one digit, however sure the model is of
+    each piece; two digits side by side stay two."""
+    def det(box, label, confidence):
+        d = vision.Detection(box, np.zeros((28, 28), np.uint8))
+        d.label, d.confidence = label, confidence
+        return d
+
+    crops = [det((5, 6, 46, 50), 1, 1.0), det((5, 6, 46, 75), 1, 0.9), det((27, 29, 18, 52), 1, 1.0)]
+    groups = {(0, 1): [[0]], (0, 2): [[1]], (1, 2): [[2]]}
+    assert vision._best_reading([0, 1], groups, crops) == [1]
+    apart = [det((0, 0, 20, 40), 1, 1.0), det((0, 0, 60, 40), 7, 0.9), det((40, 0, 20, 40), 1, 1.0)]
+    assert vision._best_reading([0, 1], groups, apart) == [0, 2]

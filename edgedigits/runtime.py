@@ -154,7 +154,6 @@ class Classifier:
     input_dtype: str
     input_quantization: tuple[float, int] | None = None
     output_quantization: tuple[float, int] | None = None
-
     classes: int = DIGITS
 
     def predict(self, digits: np.ndarray) -> np.ndarray:
@@ -162,9 +161,8 @@ class Classifier:
         if not len(x):
             return np.zeros((0, self.classes), np.float32)
         out = self._run(x)
-        if out.ndim != 2 or out.shape != (len(x), out.shape[1]) or out.shape[1] not in CLASS_COUNTS:
-            raise EdgeDigitsError(f"{self.path} gave outputs of shape {out.shape}; a digit classifier gives "
-                                  f"({len(x)}, 10) or ({len(x)}, 11)")
+        if out.shape != (len(x), self.classes):  # the class count was checked when the model was loaded
+            raise EdgeDigitsError(f"{self.path} gave outputs of shape {out.shape}, not ({len(x)}, {self.classes})")
         total = out.sum(1, keepdims=True)
         if not np.all(np.isfinite(out)) or np.any(out < 0) or np.any(total <= 0):
             raise EdgeDigitsError(f"{self.path} gave outputs that are not probabilities (negative, NaN or all 0)")

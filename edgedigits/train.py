@@ -24,7 +24,7 @@ from edgedigits import data as mnist
 from edgedigits.console import err, table
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import write_json
-from edgedigits.preprocess import to_model_input
+from edgedigits.preprocess import DIGITS, to_model_input
 
 
 @dataclass
@@ -161,7 +161,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     cfg.recipe = cfg.recipe or models.ARCHS[cfg.arch].recipe
     if cfg.recipe not in RECIPES:
         raise EdgeDigitsError(f"unknown recipe {cfg.recipe!r}; choose from {', '.join(RECIPES)}")
-    if cfg.recipe == "camera" and models.ARCHS[cfg.arch].classes < 11:
+    if cfg.recipe == "camera" and models.ARCHS[cfg.arch].classes == DIGITS:
         raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
     if cfg.recipe == "camera" and not cfg.augment:
         raise EdgeDigitsError("the camera recipe is its augmentation: --no-augment goes with --recipe seed")

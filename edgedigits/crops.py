@@ -7,6 +7,8 @@ the runtime's do, so the model learns what the runtime will show it:
 - stroke width: drawn at random across what thin pens and markers leave after normalisation;
 - elastic distortion: the small, smooth wobbles of a hand (Simard et al., 2003);
 - crop jitter: a crop cut a little too tight, or holding a neighbour's stroke at its edge;
+- continental forms: a bar across the stem of a 7 and a long flag on a 1, as much of Europe and Latin America
+  write them (MNIST, written by US clerks and students, holds few of either);
 - image quality: blur, uneven ink, noise and JPEG blocks;
 - junk, the eleventh class ("not a digit"): line pieces, specks, halves of digits, two digits in one crop,
   paper texture and grid corners;
@@ -20,7 +22,7 @@ import threading
 import numpy as np
 
 from edgedigits.augment import affine
-from edgedigits.preprocess import IMAGE_SIZE, NOT_A_DIGIT, normalize_digit
+from edgedigits.preprocess import IMAGE_SIZE, NOT_A_DIGIT, normalize_digit, stroke_width
 
 # Share of digits given each degradation per epoch (independent draws). Some stay near MNIST, so clean digits
 # are still learned as well as the seed recipe learns them.
@@ -31,12 +33,17 @@ P_JITTER = 0.2
 P_BLUR = 0.3
 P_NOISE = 0.2
 P_JPEG = 0.2
+P_CONTINENTAL = 0.3  # of the 7s and 1s
 JUNK_SHARE = 0.12  # junk crops added per epoch, as a share of the digits (about one class's worth)
 
 STROKE_RANGE = (1.4, 4.8)  # box pixels: from a hair-line left by a 1 px pen to a marker thinned to its limit
 ELASTIC_ALPHA, ELASTIC_SIGMA = 6.0, 4.0  # pixels of displacement at 28x28, and the smoothness of the field
 BLUR_SIGMA = (0.4, 1.1)
 JPEG_QUALITY = (25, 85)
+BAR_AT = (0.45, 0.65)  # a 7's bar: its height on the stem (share of the digit's height, from the top)
+BAR_HALF = (0.2, 0.35)  # and its half length (share of the digit's width, at least two strokes wide)
+FLAG_LENGTH = (0.25, 0.45)  # a 1's flag: its length (share of the digit's height)
+FLAG_ANGLE = (20, 55)  # degrees below horizontal, down to the left: a 7's top bar is flatter and longer
 HALF_TRIES = 20
 STILL_A_DIGIT = 0.99  # a piece the Kaggle CNN reads this surely as a digit is not junk (its median: 0.98)
 
@@ -48,6 +55,34 @@ def _elastic(img: np.ndarray, rng) -> np.ndarray:
               * ELASTIC_ALPHA for _ in range(2))
     grid_y, grid_x = np.mgrid[: img.shape[0], : img.shape[1]].astype(np.float32)
     return cv2.remap(img, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderValue=0)
+
+
+def _continental(img: np.ndarray, label: int, rng) -> np.ndarray:
+    """A 7 given a bar across its stem, or a 1 given a long flag at its top; any other digit as it is. The new
+    stroke is as wide as the digit's own (measured the way ``normalize_digit`` measures it)."""
+    import cv2
+
+    ys, xs = np.nonzero(img > 127)
+    if label not in (1, 7) or len(ys) < 4:
+        return img
+    top, height, width = ys.min(), np.ptp(ys) + 1, np.ptp(xs) + 1
+    thick = max(1, int(round(stroke_width(img > 127))))
+    out = img.copy()
+    if label == 7:
+        row = top + int(round(rng.uniform(*BAR_AT) * height))
+        stem = xs[ys == row]
+        if not len(stem):
+            return img
+        x0, half = stem.mean(), max(2 * thick, rng.uniform(*BAR_HALF) * width)
+        cv2.line(out, (int(round(x0 - half)), row), (int(round(x0 + half)), row), int(img.max()), thick, cv2.LINE_AA)
+    else:
+        x0 = xs[ys == top].mean()
+        if x0 < xs[ys == ys.max()].mean():  # a 1 whose top leans left of its foot: a flag on it reads as a caret
+            return img
+        length, angle = rng.uniform(*FLAG_LENGTH) * height, np.deg2rad(rng.uniform(*FLAG_ANGLE))
+        end = (int(round(x0 - length * np.cos(angle))), int(round(top + length * np.sin(angle))))
+        cv2.line(out, (int(round(x0)), int(top)), end, int(img.max()), thick, cv2.LINE_AA)
+    return out
 
 
 def _jitter(img: np.ndarray, other: np.ndarray, rng) -> np.ndarray:
@@ -108,17 +143,20 @@ def _quality(img: np.ndarray, rng, blur: bool, noise: bool, jpeg: bool) -> np.nd
     return np.clip(np.round(out * (255.0 / peak)), 0, 255).astype(np.uint8) if peak > 0 else img
 
 
-def degrade(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Each MNIST digit (N, 28, 28) uint8 drawn again as a camera crop, with degradations drawn per digit."""
+def degrade(images: np.ndarray, rng: np.random.Generator, labels: np.ndarray | None = None) -> np.ndarray:
+    """Each MNIST digit (N, 28, 28) uint8 drawn again as a camera crop, with degradations drawn per digit;
+    with ``labels``, some 7s and 1s are drawn the continental way."""
     out = np.empty_like(images)
     n = len(images)
-    draws = rng.random((n, 7))
+    draws = rng.random((n, 8))
     strokes = rng.uniform(*STROKE_RANGE, n)
     others = rng.integers(0, n, n)
     for i in range(n):
         img = images[i]
-        p_raw, p_stroke, p_elastic, p_jitter, p_blur, p_noise, p_jpeg = draws[i]
+        p_raw, p_stroke, p_elastic, p_jitter, p_blur, p_noise, p_jpeg, p_continental = draws[i]
         if p_raw >= P_RAW:
+            if labels is not None and p_continental < P_CONTINENTAL:
+                img = _continental(img, int(labels[i]), rng)
             if p_elastic < P_ELASTIC:
                 img = _elastic(img, rng)
             if p_jitter < P_JITTER:
@@ -152,11 +190,13 @@ def _line_piece(rng, images):
 
 
 def _speck(rng, images):
-    """A blot, a dot or dirt: a filled, roughly round blob."""
+    """A blot, a dot or dirt: a filled, roughly round blob (at most twice as long as wide: a longer one,
+    normalised, is a thick 1)."""
     import cv2
 
     canvas = np.zeros((32, 32), np.uint8)
-    axes = (int(rng.integers(3, 12)), int(rng.integers(3, 12)))
+    major = int(rng.integers(3, 12))
+    axes = (major, int(rng.integers((major + 1) // 2, major + 1)))
     cv2.ellipse(canvas, (16, 16), axes, float(rng.uniform(0, 180)), 0, 360, 255, -1)
     return canvas
 
@@ -259,9 +299,9 @@ def junk_count(digits: int) -> int:
 
 
 def _chunk(job) -> tuple[np.ndarray, np.ndarray]:
-    images, seed, epoch, index = job
+    images, labels, seed, epoch, index = job
     rng = np.random.default_rng([seed, epoch, index])
-    digits = _seed_affine(degrade(images, rng), rng)
+    digits = _seed_affine(degrade(images, rng, labels), rng)
     return digits, _seed_affine(junk(junk_count(len(images)), images, rng)[0], rng)
 
 
@@ -270,7 +310,8 @@ def camera_epoch(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int,
     """One epoch of the camera recipe: every digit degraded afresh, then the junk (labelled ``NOT_A_DIGIT``).
     A pure function of (seed, epoch), so a resumed run sees the same data; ``executor`` (a process pool)
     shares the work out in chunks of ``CHUNK`` digits."""
-    jobs = [(images[start : start + CHUNK], seed, epoch, start // CHUNK) for start in range(0, len(images), CHUNK)]
+    jobs = [(images[start : start + CHUNK], labels[start : start + CHUNK], seed, epoch, start // CHUNK)
+            for start in range(0, len(images), CHUNK)]
     parts = list(executor.map(_chunk, jobs) if executor else map(_chunk, jobs))
     digits = np.concatenate([p[0] for p in parts]) if parts else images[:0]
     bad = np.concatenate([p[1] for p in parts]) if parts else images[:0]

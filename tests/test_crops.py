@@ -71,3 +71,30 @@ def test_junk_from_hairline_digits():
     ones[:, 4:24, 14] = 255
     junk, kinds = crops.junk(120, ones, np.random.default_rng(3))
     assert len(junk) == 120 and all(img.any() for img in junk)
+
+
+def test_continental_forms_add_a_bar_to_7s_and_a_flag_to_1s(digits):
+    """A 7's bar crosses its stem (ink right and left of it at mid height); a 1's flag widens its top; other
+    digits are left as they are."""
+    x, y = digits
+    rng = np.random.default_rng(0)
+    sevens = x[y == 7][:20]
+    barred = [crops._continental(img, 7, rng) for img in sevens]
+    assert sum(int((b > 127).sum()) > int((s > 127).sum()) for s, b in zip(sevens, barred)) >= 15
+    ones = x[y == 1][:20]
+    flagged = [crops._continental(img, 1, rng) for img in ones]
+    top_width = [np.ptp(np.nonzero(f[: 14] > 127)[1]) - np.ptp(np.nonzero(o[: 14] > 127)[1])
+                 for o, f in zip(ones, flagged)]
+    assert np.median(top_width) >= 3, top_width
+    other = x[y == 3][0]
+    assert crops._continental(other, 3, rng) is other
+
+
+def test_specks_stay_round():
+    """An elongated blot, normalised, is a thick 1: specks are at most twice as long as wide."""
+    rng = np.random.default_rng(5)
+    for _ in range(50):
+        ys, xs = np.nonzero(crops._speck(rng, None))
+        cov = np.cov(np.stack([xs, ys]).astype(float))
+        low, high = np.linalg.eigvalsh(cov)
+        assert np.sqrt(high / low) <= 2.2

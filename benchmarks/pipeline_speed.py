@@ -12,8 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
@@ -35,10 +33,10 @@ def main() -> None:
 
     cv2.setNumThreads(1)
     from edgedigits import data, runtime, scenes
-    from edgedigits.camera import TimedClassifier, process
+    from edgedigits.pipeline import time_frames
     from edgedigits.console import markdown_table
-    from edgedigits.hardware import cpu_model
-    from edgedigits.models import bundled
+    from edgedigits.environment import system_info
+    from edgedigits.registry import bundled
 
     models = [Path(m) for m in args.model] if args.model else [bundled("camera", ".int8.tflite"),
                                                                bundled("micro", ".int8.tflite")]
@@ -47,21 +45,12 @@ def main() -> None:
     frames = [scenes.make_scene(rng, ds.test.images, ds.test.labels, n=args.digits) for _ in range(args.frames)]
     rows = []
     for model in models:
-        clf = TimedClassifier(runtime.load(model, threads=1))
-        for scene in frames[:10]:  # warm-up, discarded
-            process(scene.image, clf)
-        stages = {"preprocess": [], "infer": [], "total": []}
-        found = 0
-        for scene in frames:
-            start = time.perf_counter()
-            detections, ms = process(scene.image, clf)
-            stages["total"].append((time.perf_counter() - start) * 1000)
-            stages["preprocess"].append(ms["preprocess"])
-            stages["infer"].append(ms["infer"])
-            found += len(detections)
-        row = {"model": model.name, "runtime": clf.classifier.backend, "frames": len(frames),
-               "digits_per_frame": found / len(frames)}
-        for stage, values in stages.items():
+        clf = runtime.load(model, threads=1)
+        timing = time_frames(clf, [scene.image for scene in frames], warmup=10)
+        row = {"model": model.name, "runtime": clf.backend, "frames": len(frames),
+               "digits_per_frame": timing["found_per_frame"]}
+        for stage in ("preprocess", "infer", "total"):
+            values = timing["stages"][stage]
             row[f"{stage}_mean_ms"] = float(np.mean(values))
             row[f"{stage}_p50_ms"] = float(np.percentile(values, 50))
             row[f"{stage}_p90_ms"] = float(np.percentile(values, 90))
@@ -69,8 +58,7 @@ def main() -> None:
         print(f"{model.name}: total p50 {row['total_p50_ms']:.2f} ms (preprocess {row['preprocess_p50_ms']:.2f}, "
               f"infer {row['infer_p50_ms']:.2f}), {row['digits_per_frame']:.1f} digits/frame")
 
-    system = {"date": time.strftime("%Y-%m-%d"), "cpu": cpu_model(), "python": platform.python_version(),
-              "opencv": cv2.__version__, "threads": 1, "frame": "640x480", "digits": args.digits}
+    system = {**system_info(), "opencv": cv2.__version__, "threads": 1, "frame": "640x480", "digits": args.digits}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline_speed.json").write_text(json.dumps({"system": system, "rows": rows}, indent=2) + "\n")
     lines = [f"# Camera pipeline, one core ({system['date']}, {system['cpu']})", "",

@@ -47,7 +47,7 @@ def main() -> int:
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     from edgedigits.console import markdown_table
-    from edgedigits.hardware import cpu_model
+    from edgedigits.environment import cpu_model
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "base"

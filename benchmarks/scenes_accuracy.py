@@ -23,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     from edgedigits import data, runtime, scenes
     from edgedigits.console import markdown_table
-    from edgedigits.models import bundled
+    from edgedigits.registry import bundled
 
     ds = data.load()
     rows = []

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -20,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.console import markdown_table
+from edgedigits import backends, environment
+from edgedigits.console import err, markdown_table, table
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.formats import FORMATS
+from edgedigits.formats import FORMATS, parse_formats
 from edgedigits.preprocess import DIGITS, NOT_A_DIGIT
 
-RUNTIMES_FOR = {"litert": ["ai-edge-litert", "tflite-runtime"], "onnxruntime": ["onnxruntime"], "keras": ["keras"]}
 STATUS = {"ok": "✅", "low": "❎", "failed": "❌"}
 DEFAULT_FLOOR = 0.99
 
@@ -94,7 +93,7 @@ def worker(spec: dict) -> dict:
 
     images = np.load(spec["images"])
     labels = np.load(spec["labels"])
-    backend = None if spec["runtime"] in ("onnxruntime", "keras") else spec["runtime"]
+    backend = spec["runtime"] if backends.BACKENDS[spec["runtime"]].engine == "litert" else None
     t0 = time.perf_counter_ns()
     clf = runtime.load(spec["model"], threads=spec["threads"], backend=backend)
     load_ms = (time.perf_counter_ns() - t0) / 1e6
@@ -123,37 +122,22 @@ def worker(spec: dict) -> dict:
 
 
 def pipeline_fps(clf, config: dict) -> list[dict]:
-    """Camera-pipeline frames per second on generated 640x480 frames with 1, 5, 10 and 20 digits."""
+    """Camera-pipeline frames per second on generated 640x480 JPEG frames with 1, 5, 10 and 20 digits."""
     import cv2
 
     from edgedigits import scenes
-    from edgedigits.camera import TimedClassifier, process
+    from edgedigits.pipeline import time_frames
 
     digits = np.load(config["digits_images"])
     digit_labels = np.load(config["digits_labels"])
-    timed = TimedClassifier(clf)
     rows = []
     for count in config["counts"]:
         rng = np.random.default_rng(count)
         frames = [cv2.imencode(".jpg", scenes.make_scene(rng, digits, digit_labels, n=count).image)[1]
                   for _ in range(config["frames"])]
-        for jpeg in frames[:3]:  # warm-up
-            process(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), timed)
-        stages = {"decode": [], "preprocess": [], "infer": [], "total": []}
-        found = 0
-        for jpeg in frames:
-            t0 = time.perf_counter_ns()
-            frame = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-            t1 = time.perf_counter_ns()
-            detections, ms = process(frame, timed)
-            t2 = time.perf_counter_ns()
-            found += len(detections)
-            stages["decode"].append((t1 - t0) / 1e6)
-            stages["preprocess"].append(ms["preprocess"])
-            stages["infer"].append(ms["infer"])
-            stages["total"].append((t2 - t0) / 1e6)
-        row = {"digits": count, "found_per_frame": found / len(frames),
-               **{f"{k}_ms": float(np.mean(v)) for k, v in stages.items()}}
+        timing = time_frames(clf, frames)
+        row = {"digits": count, "found_per_frame": timing["found_per_frame"],
+               **{f"{k}_ms": float(np.mean(v)) for k, v in timing["stages"].items()}}
         row["fps"] = 1000.0 / row["total_ms"]
         rows.append(row)
     return rows
@@ -162,21 +146,10 @@ def pipeline_fps(clf, config: dict) -> list[dict]:
 # ---------------------------------------------------------------- the parent
 
 
-def system_info() -> dict:
-    from edgedigits.evaluate import library_versions
-
-    from edgedigits.hardware import cpu_features, cpu_model
-
-    flags = cpu_features()
-    wanted = ["avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "amx_tile", "amx_int8", "asimd", "asimddp", "sve"]
-    return {"date": time.strftime("%Y-%m-%d %H:%M"), "machine": platform.machine(), "cores": os.cpu_count(),
-            "cpu": cpu_model(), "isa": [f for f in wanted if f in flags], "versions": library_versions()}
-
-
 def resolve_models(model: str | None, formats: list[str], cache: Path | None = None) -> dict[str, Path | str]:
     """Map each format to a file: bundled files first, missing ones exported into a cache (needs [train])."""
     from edgedigits.formats import format_of
-    from edgedigits.models import BUNDLED_DIR
+    from edgedigits.registry import BUNDLED_DIR
 
     from edgedigits.runtime import DEFAULT_MODEL
 
@@ -230,10 +203,9 @@ def _run_worker(spec: dict, timeout: float = 600) -> dict:
 
 def run_bench(options: BenchOptions, model: str | None = None, data: str | None = None) -> dict:
     from edgedigits import data as mnist
-    from edgedigits import runtime
     from edgedigits.console import progress_bar
 
-    installed = runtime.available_backends()
+    installed = backends.available()
     runtimes = options.runtimes or installed
     files = resolve_models(model, options.formats)
     test = mnist.load(data).split("test")
@@ -249,8 +221,8 @@ def run_bench(options: BenchOptions, model: str | None = None, data: str | None 
                         "counts": [1, 5, 10, 20], "frames": 30}
         jobs = []
         for fmt, path in files.items():
-            for rt in RUNTIMES_FOR[FORMATS[fmt].runtime]:
-                if rt not in runtimes or (rt not in installed and rt != "ai-edge-litert"):
+            for rt in (b.name for b in backends.for_engine(FORMATS[fmt].engine, benched_only=True)):
+                if rt not in runtimes or (rt not in installed and rt != "ai-edge-litert"):  # a ❌ row says why
                     continue
                 for threads in options.threads:
                     jobs.append((fmt, rt, threads, path))
@@ -281,8 +253,34 @@ def run_bench(options: BenchOptions, model: str | None = None, data: str | None 
         if row.get("status") != "failed":
             row["status"] = "ok" if row["accuracy"] >= floor else "low"
         row.pop("predictions", None)
-    return {"system": system_info(), "floor": floor, "samples": n, "macs": macs,
+    return {"system": environment.system_info(), "floor": floor, "samples": n, "macs": macs,
             "options": {k: v for k, v in vars(options).items()}, "rows": rows}
+
+
+def bench_formats(spec: tuple[str, ...] | list[str]) -> list[str]:
+    """``--formats`` for bench: comma-separated names from the formats table (keras included), or all of them."""
+    requested = [n.strip() for item in spec for n in item.split(",") if n.strip()]
+    if not requested or requested == ["all"]:
+        return list(FORMATS)
+    exported = [n for n in requested if n != "keras"]
+    return (["keras"] if "keras" in requested else []) + (
+        [f for f in parse_formats(exported) if f != "micro"] if exported else [])
+
+
+def run_and_report(options: BenchOptions, out: Path, model: str | None = None, data: str | None = None) -> dict:
+    """Run the benchmark, write bench.json/.csv/.md/.png to ``out``, print the table; rows below
+    ``options.min_accuracy`` raise (a CI gate)."""
+    report = run_bench(options, model=model, data=data)
+    write_reports(report, out)
+    system = report["system"]
+    table(f"edgedigits bench: {system['cpu']} ({system['cores']} cores; {', '.join(system['isa'])})",
+          TERMINAL, terminal_rows(report))
+    err.print(f"wrote bench.json, bench.csv, bench.md and bench.png to {out}")
+    low = [r for r in report["rows"] if r["status"] == "low"]
+    if options.min_accuracy is not None and low:
+        raise EdgeDigitsError(f"{len(low)} row(s) below --min-accuracy {round(options.min_accuracy * 100, 6)}%: "
+                              + ", ".join(f"{r['format']}/{r['runtime']}/{r['threads']}t" for r in low))
+    return report
 
 
 def _macs(files: dict) -> int | None:

@@ -11,8 +11,10 @@ os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings woul
 import click
 
 from edgedigits import __version__
-from edgedigits.deps import keras_backend, require, tensorflow
+from edgedigits.deps import keras_backend, require
+from edgedigits.backends import BACKENDS
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.registry import ARCHS
 
 DATA_HELP = "MNIST location: an IDX directory, mnist.npz or Kaggle train.csv [default: $EDGEDIGITS_DATA, cache, download]"
 
@@ -30,7 +32,7 @@ def cli():
 
 
 @cli.command()
-@click.option("--arch", type=click.Choice(["seed", "camera", "micro"]), default="seed", show_default=True,
+@click.option("--arch", type=click.Choice(list(ARCHS)), default="seed", show_default=True,
               help="Architecture from the model registry: seed (the Kaggle CNN, 10 classes), camera (the seed "
               "body with an 11th class, not a digit), micro (11 classes, for microcontrollers).")
 @click.option("--recipe", type=click.Choice(["seed", "camera"]), default=None,
@@ -68,18 +70,12 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
     """
     keras_backend()
     require("matplotlib", "train")
-    from edgedigits import models
-    from edgedigits.train import TrainConfig, copy_run_as_bundled, finish
-    from edgedigits.train import train as run_training
+    from edgedigits.train import TrainConfig, run
 
     cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
                       augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
                       distribute=distribute, limit=limit)
-    out = out or Path("runs") / arch
-    _, dataset, state = run_training(cfg, out, data=data, resume=resume)
-    finish(out, dataset, state, sys.argv[1:])
-    if bundle:
-        copy_run_as_bundled(out, state["config"]["arch"], models.BUNDLED_DIR)
+    run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle)
 
 
 MODEL_HELP = ("Model file (.tflite, .onnx or .keras), or a bundled model by name: camera, seed (the Kaggle CNN) or "
@@ -89,12 +85,9 @@ CONFIDENCE_HELP = ("Drop digits the model is less sure of. Confidence is a digit
 
 
 def _load_model(model: Path | None, threads: int | None = None):
-    from edgedigits import runtime
+    from edgedigits.runtime import open_model
 
-    path = runtime.resolve(model)
-    if path.suffix == ".keras":
-        tensorflow()
-    return runtime.load(path, threads=threads)
+    return open_model(model, threads)
 
 
 @cli.command()
@@ -111,34 +104,11 @@ def evaluate(model, data, split, as_json):
     """
     import json
 
-    from edgedigits import data as mnist
-    from edgedigits.evaluate import classification_report, print_report
+    from edgedigits.evaluate import evaluate_model
 
-    classifier = _load_model(model)
-    part = mnist.load(data).split(split)
-    if part.labels is None:
-        raise EdgeDigitsError(f"the {split} split of the data has no labels")
-    probs = classifier.predict_many(part.images, batch=1000)
-    report = classification_report(part.labels, probs)
-    report["model"] = str(classifier.path)
-    report["runtime"] = classifier.backend
-    print_report(report, title=f"{classifier.path} ({classifier.backend}) on the MNIST {split} set")
+    report = evaluate_model(_load_model(model), data, split)
     if as_json:
         click.echo(json.dumps(report))
-
-
-def _image_paths(paths: tuple[Path, ...]) -> list[Path]:
-    from edgedigits.camera import IMAGE_SUFFIXES
-
-    found = []
-    for path in paths:
-        if path.is_dir():
-            found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise EdgeDigitsError(f"no such file or directory: {path}")
-    return found
 
 
 @cli.command()
@@ -162,40 +132,16 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
        "reading": "2024"}
     "reading" is what a person reads: each line's digits left to right, lines top to bottom joined with "-".
     """
-    import json
+    from edgedigits.predict import kaggle_submission, predict_images
 
-    from edgedigits.camera import annotate as draw
-    from edgedigits.vision import read_frame, reading
-
+    if not paths and not kaggle:
+        raise click.UsageError("give image files or folders (or --kaggle test.csv)")
     classifier = _load_model(model or (Path("seed") if kaggle else None), threads)  # Kaggle: the Kaggle CNN
     if kaggle:
-        from edgedigits.data import load_kaggle_csv
-        from edgedigits.files import atomic_write
-
-        images = load_kaggle_csv(kaggle).split("test").images
-        labels = classifier.predict_many(images, batch=1000)
-        atomic_write(output, "ImageId,Label\n" + "".join(f"{i},{d}\n" for i, d in enumerate(labels[:, :10].argmax(1), 1)))
-        click.echo(f"wrote {len(images):,} predictions to {output}", err=True)
+        count = kaggle_submission(kaggle, output, classifier)
+        click.echo(f"wrote {count:,} predictions to {output}", err=True)
         return
-    if not paths:
-        raise click.UsageError("give image files or folders (or --kaggle test.csv)")
-    import cv2
-
-    files = _image_paths(paths)
-    if annotate:
-        annotate.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise EdgeDigitsError(f"{path} is not a readable image")
-        detections, numbers = read_frame(frame, classifier, min_confidence)
-        if as_json:
-            click.echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
-                                   "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))
-        else:
-            click.echo(f"{path}: {' '.join(n.text for n in numbers) or '(no digits)'}")
-        if annotate:
-            cv2.imwrite(str(annotate / path.name), draw(frame, detections, numbers))
+    predict_images(paths, classifier, click.echo, as_json=as_json, annotate_dir=annotate, min_confidence=min_confidence)
 
 
 def _roi(value):
@@ -237,7 +183,6 @@ def camera(source, model, as_json, show, serve, record, roi, max_fps, max_frames
     """
     from edgedigits.camera import CameraOptions, run
 
-    serve = f"127.0.0.1:{serve}" if serve and serve.isdigit() else serve
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence)
     run(options, _load_model(model, threads))
@@ -269,13 +214,8 @@ def export_cmd(model, formats, int8, calib, out, min_agreement, verify_samples, 
     from edgedigits.export import export
     from edgedigits.formats import parse_formats
 
-    names = parse_formats(formats, int8=int8)
-    tensorflow()
-    result = export(model, names, out=out, calib_n=calib, verify_samples=verify_samples,
-                    min_agreement=min_agreement / 100, data=data, manifest_name=manifest)
-    if result["failed"]:
-        failed = ", ".join(f["format"] for f in result["failed"])
-        raise EdgeDigitsError(f"{len(result['failed'])} format(s) failed: {failed} (details in {manifest})")
+    export(model, parse_formats(formats, int8=int8), out=out, calib_n=calib, verify_samples=verify_samples,
+           min_agreement=min_agreement / 100, data=data, manifest_name=manifest, raise_on_failure=True)
 
 
 def _int_list(ctx, param, value):
@@ -288,12 +228,22 @@ def _int_list(ctx, param, value):
     return items
 
 
+def _runtimes(value):
+    from edgedigits.backends import check_names
+
+    try:
+        return check_names([r.strip() for r in value.split(",")]) if value else None
+    except EdgeDigitsError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @cli.command()
 @click.option("--model", default=None, metavar="NAME|FILES",
               help="A bundled model name (camera, seed, micro) or comma-separated model files [default: camera].")
 @click.option("--formats", multiple=True, metavar="LIST", help="Formats to run [default: all seven].")
-@click.option("--runtimes", default=None, metavar="LIST",
-              help="Comma-separated: ai-edge-litert, tflite-runtime, onnxruntime, keras [default: all installed].")
+@click.option("--runtimes", default=None, metavar="LIST", callback=lambda ctx, param, v: _runtimes(v),
+              help=f"Comma-separated: {', '.join(b.name for b in BACKENDS.values() if b.benched)} "
+              "[default: all installed].")
 @click.option("--threads", default="1,2", show_default=True, callback=_int_list, help="Thread counts to run.")
 @click.option("--batch", default="1,64", show_default=True, callback=_int_list,
               help="Latency batch (must be 1) and throughput batch.")
@@ -318,34 +268,15 @@ def bench(model, formats, runtimes, threads, batch, runs, warmup, min_time, samp
     (needs edgedigits[train]); a format that cannot run becomes a ❌ row.
     """
     from edgedigits import bench as benchmark
-    from edgedigits.console import table
-    from edgedigits.formats import FORMATS, parse_formats
 
     if len(batch) != 2 or batch[0] != 1:
         raise click.BadParameter("give --batch 1,N: latency is measured at batch 1", param_hint="--batch")
-    requested = [n.strip() for item in formats for n in item.split(",") if n.strip()]
-    names = list(FORMATS)
-    if requested and requested != ["all"]:
-        exported = [n for n in requested if n != "keras"]
-        names = (["keras"] if "keras" in requested else []) + (
-            [f for f in parse_formats(exported) if f != "micro"] if exported else [])
-    wanted = [r.strip() for r in runtimes.split(",")] if runtimes else None
-    known = {"ai-edge-litert", "tflite-runtime", "onnxruntime", "keras"}
-    if wanted and set(wanted) - known:
-        raise click.BadParameter(f"unknown runtime {sorted(set(wanted) - known)[0]!r}", param_hint="--runtimes")
-    options = benchmark.BenchOptions(formats=names, runtimes=wanted, threads=threads, batches=batch, runs=runs,
-                                     warmup=warmup, min_time=min_time, samples=samples, pipeline=pipeline,
+    options = benchmark.BenchOptions(formats=benchmark.bench_formats(formats),
+                                     runtimes=runtimes,
+                                     threads=threads, batches=batch, runs=runs, warmup=warmup, min_time=min_time,
+                                     samples=samples, pipeline=pipeline,
                                      min_accuracy=None if min_accuracy is None else min_accuracy / 100)
-    report = benchmark.run_bench(options, model=model, data=data)
-    benchmark.write_reports(report, out)
-    system = report["system"]
-    table(f"edgedigits bench: {system['cpu']} ({system['cores']} cores; {', '.join(system['isa'])})",
-          benchmark.TERMINAL, benchmark.terminal_rows(report))
-    click.echo(f"wrote bench.json, bench.csv, bench.md and bench.png to {out}", err=True)
-    low = [r for r in report["rows"] if r["status"] == "low"]
-    if min_accuracy is not None and low:
-        raise EdgeDigitsError(f"{len(low)} row(s) below --min-accuracy {min_accuracy}%: "
-                              + ", ".join(f"{r['format']}/{r['runtime']}/{r['threads']}t" for r in low))
+    benchmark.run_and_report(options, out, model=model, data=data)
 
 
 @cli.group()
@@ -369,13 +300,8 @@ def service_install(source, serve, model, user, name, dry_run, camera_args):
     """
     from edgedigits import deploy
 
-    args = ["--source", source, "--json"]
-    if serve:
-        args += ["--serve", serve]
-    if model:
-        args += ["--model", str(model.resolve())]
-    args += list(camera_args)
-    unit = deploy.unit_text(args, user or deploy.invoking_user(), name)
+    unit = deploy.unit_text(deploy.camera_command(source, serve, model, camera_args), user or deploy.invoking_user(),
+                            name)
     if dry_run:
         click.echo(unit, nl=False)
         return

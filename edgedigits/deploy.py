@@ -11,12 +11,14 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from importlib import metadata, util
+from importlib import util
 from pathlib import Path
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import atomic_write
-from edgedigits.hardware import board_model, cpu_features
+from edgedigits import environment
+from edgedigits.backends import BACKENDS
+from edgedigits.environment import board_model, cpu_features
 
 UNIT_DIR = Path("/etc/systemd/system")
 
@@ -67,6 +69,16 @@ SyslogIdentifier={name}
 [Install]
 WantedBy=multi-user.target
 """
+
+
+def camera_command(source: str, serve: str | None, model: Path | None, extra: list[str]) -> list[str]:
+    """The ``edgedigits camera`` options the service runs with: JSON lines to the journal, always."""
+    args = ["--source", source, "--json"]
+    if serve:
+        args += ["--serve", serve]
+    if model:
+        args += ["--model", str(Path(model).resolve())]
+    return args + list(extra)
 
 
 def _systemctl(*args: str) -> subprocess.CompletedProcess:
@@ -124,16 +136,9 @@ class Report:
         return {"facts": dict(self.facts), "problems": [{"problem": p, "fix": f} for p, f in self.problems]}
 
 
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def doctor(root: Path = Path("/")) -> Report:
     from edgedigits import runtime
-    from edgedigits.models import BUNDLED_DIR
+    from edgedigits.registry import BUNDLED_DIR
 
     report = Report()
     machine = platform.machine()
@@ -152,17 +157,18 @@ def doctor(root: Path = Path("/")) -> Report:
         report.problem("32-bit OS: ai-edge-litert has no armv7l wheels",
                        "pip install tflite-runtime 'numpy<2' (or use the .onnx model where onnxruntime has a wheel)")
 
-    runtimes = []
-    for dist, module in (("ai-edge-litert", "ai_edge_litert"), ("tflite-runtime", "tflite_runtime"),
-                         ("onnxruntime", "onnxruntime"), ("opencv-python-headless", "cv2"), ("numpy", "numpy")):
-        found = util.find_spec(module) is not None
-        version = _version(dist) or (_version("opencv-python") if module == "cv2" else None)
-        runtimes.append(f"{dist} {version or ('present' if found else 'missing')}")
+    device = [b for b in BACKENDS.values() if b.extra == "runtime"]  # the backends a device installs
+    runtimes = [f"{b.package} {environment.version(b.package) or ('present' if b.installed() else 'missing')}"
+                for b in device]
+    cv2 = environment.version("opencv-python-headless") or environment.version("opencv-python")
+    runtimes += [f"opencv-python-headless {cv2 or ('present' if util.find_spec('cv2') else 'missing')}",
+                 f"numpy {environment.version('numpy')}"]
     report.fact("runtimes", "; ".join(runtimes))
-    if util.find_spec("ai_edge_litert") is None and util.find_spec("tflite_runtime") is None:
-        report.problem("no TFLite runtime: the default int8 model cannot run", "pip install ai-edge-litert")
-    if util.find_spec("onnxruntime") is None:
-        report.problem("onnxruntime missing: .onnx models cannot run", "pip install onnxruntime")
+    for engine, formats in (("litert", ".tflite (the default int8 model)"), ("onnxruntime", ".onnx")):
+        choices = [b for b in device if b.engine == engine]
+        if not any(b.installed() for b in choices):
+            report.problem(f"no {engine} backend: {formats} models cannot run",
+                           f"pip install 'edgedigits[{choices[0].extra}]' (or pip install {choices[0].package})")
     if util.find_spec("cv2") is None:
         report.problem("OpenCV missing: predict and camera cannot read images", "pip install opencv-python-headless")
     if util.find_spec("tensorflow") is not None:

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import platform
-import subprocess
-from importlib import metadata
-from pathlib import Path
-
 import numpy as np
 
 from edgedigits.console import err, table
@@ -47,6 +42,20 @@ def classification_report(y_true: np.ndarray, probs: np.ndarray) -> dict:
     }
 
 
+def evaluate_model(classifier, data: str | None = None, split: str = "test") -> dict:
+    """``edgedigits evaluate``: the report of ``classifier`` on an MNIST split, printed as tables."""
+    from edgedigits import data as mnist
+    from edgedigits.errors import EdgeDigitsError
+
+    part = mnist.load(data).split(split)
+    if part.labels is None:
+        raise EdgeDigitsError(f"the {split} split of the data has no labels")
+    report = classification_report(part.labels, classifier.predict_many(part.images, batch=1000))
+    report["model"], report["runtime"] = str(classifier.path), classifier.backend
+    print_report(report, title=f"{classifier.path} ({classifier.backend}) on the MNIST {split} set")
+    return report
+
+
 def print_report(report: dict, title: str) -> None:
     rows = [
         (c["digit"], c["support"], f"{c['precision'] * 100:.2f}", f"{c['recall'] * 100:.2f}")
@@ -62,25 +71,3 @@ def print_report(report: dict, title: str) -> None:
         f"accuracy [bold]{report['accuracy'] * 100:.2f}%[/] "
         f"({report['samples'] - report['errors']:,}/{report['samples']:,}, {report['errors']} errors{rejects})"
     )
-
-
-def library_versions() -> dict:
-    versions = {"python": platform.python_version()}
-    for dist in ("edgedigits", "numpy", "tensorflow", "tensorflow-cpu", "keras", "onnx", "onnxruntime",
-                 "tf2onnx", "ai-edge-litert", "opencv-python-headless", "jax"):
-        try:
-            versions[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            pass
-    return versions
-
-
-def git_commit() -> str | None:
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
-            cwd=Path(__file__).resolve().parent,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() or None if proc.returncode == 0 else None

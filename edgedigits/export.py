@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from edgedigits import data as mnist
-from edgedigits import runtime
+from edgedigits import environment, runtime
 from edgedigits.console import err, progress_bar, table
 from edgedigits.deps import require, silenced_native_output, tensorflow
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import write_json
 from edgedigits.formats import FORMATS, Format
-from edgedigits.preprocess import CONTRACT, DIGITS, to_model_input
+from edgedigits.preprocess import CONTRACT, DIGITS, INPUT_SHAPE, to_model_input
 
 ONNX_OPSET = 17
 TMP_PREFIX = ".partial-"
@@ -37,8 +37,8 @@ def calibration_set(images: np.ndarray, labels: np.ndarray, n: int = 500, seed: 
     """``n`` training digits (uint8), stratified by class, drawn with a fixed seed. For an 11-class camera model
     they are drawn again as camera crops, and not-a-digit crops are added (one class's share), so the int8
     ranges cover what the camera shows it."""
-    if n < 10:
-        raise EdgeDigitsError(f"--calib must be at least 10 (one per class), got {n}")
+    if n < DIGITS:
+        raise EdgeDigitsError(f"--calib must be at least {DIGITS} (one per class), got {n}")
     rng = np.random.default_rng(seed)
     per_class = np.full(DIGITS, n // DIGITS)
     per_class[: n % DIGITS] += 1
@@ -85,7 +85,7 @@ def export_onnx(model, path: Path) -> None:
     tf = tensorflow()
     tf2onnx = require("tf2onnx", "train")
     onnx = require("onnx", "train")
-    spec = [tf.TensorSpec((None, 28, 28, 1), tf.float32, name="input")]
+    spec = [tf.TensorSpec((None, *INPUT_SHAPE), tf.float32, name="input")]
     with silenced_native_output():
         proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=ONNX_OPSET)
     for value in (*proto.graph.input, *proto.graph.output):
@@ -152,28 +152,6 @@ def export_tflite(model, path: Path, fmt: Format, calib: np.ndarray) -> None:
 # ---------------------------------------------------------------- validation and manifest
 
 
-def io_details(clf: runtime.Classifier) -> dict:
-    if isinstance(clf, runtime.TFLiteClassifier):
-        tensors = {"input": clf._in, "output": clf._out}
-        return {
-            side: {
-                "name": t["name"],
-                "shape": [int(d) for d in t.get("shape_signature", t["shape"])],
-                "dtype": np.dtype(t["dtype"]).name,
-                "scale": float(t["quantization"][0]) if t["quantization"][0] else None,
-                "zero_point": int(t["quantization"][1]) if t["quantization"][0] else None,
-            }
-            for side, t in tensors.items()
-        }
-    inp, out = clf.session.get_inputs()[0], clf.session.get_outputs()[0]
-    as_dim = lambda d: d if isinstance(d, int) else -1  # noqa: E731
-    return {
-        side: {"name": t.name, "shape": [as_dim(d) for d in t.shape], "dtype": t.type[7:-1], "scale": None,
-               "zero_point": None}
-        for side, t in (("input", inp), ("output", out))
-    }
-
-
 def contract(io: dict) -> str:
     q = io["input"]
     if q["scale"] is None:
@@ -194,7 +172,7 @@ def validate(path: Path, fmt: Format, images: np.ndarray, labels: np.ndarray, re
         "max_abs_diff": float(np.max(np.abs(probs - reference))),
         "verify_samples": int(len(images)),
         "verify_seconds": round(time.perf_counter() - started, 3),
-        "io": io_details(clf),
+        "io": clf.io_details(),
     }
     result["preprocessing"] = contract(result["io"])
     return result
@@ -246,18 +224,20 @@ def export(
     data: str | None = None,
     stem: str | None = None,
     manifest_name: str = "export.json",
+    raise_on_failure: bool = False,
 ) -> dict:
-    """Export ``model_path`` to ``formats`` in ``out``; returns the manifest (also written to export.json)."""
-    from edgedigits import evaluate, models
+    """Export ``model_path`` to ``formats`` in ``out``; returns the manifest (also written to export.json).
+    With ``raise_on_failure``, a format that failed raises once the manifest is written."""
+    from edgedigits import evaluate, registry
 
     started = time.time()
     model_path = Path(model_path)
-    keras_model = models.load_keras(model_path)
+    keras_model = registry.load_keras(model_path)
     graph = static_flatten(keras_model)
     out = Path(out) if out else model_path.parent
     stem = stem or model_path.name.removesuffix(".keras")
     out.mkdir(parents=True, exist_ok=True)
-    for stale in [*out.glob(f"{TMP_PREFIX}*"), *out.glob(f".{manifest_name}.*.tmp")]:  # left by a killed export
+    for stale in [*out.glob(f"{TMP_PREFIX}*"), *out.glob(f".{manifest_name}.*.tmp*")]:  # left by a killed export
         stale.unlink()
 
     ds = mnist.load(data)
@@ -271,7 +251,7 @@ def export(
 
     manifest = {
         "source": {"file": model_path.name, "sha256": sha256(model_path), "accuracy": keras_accuracy,
-                   "params": keras_model.count_params(), "macs": models.count_macs(keras_model)},
+                   "params": keras_model.count_params(), "macs": registry.count_macs(keras_model)},
         "labels": [*range(DIGITS), "not a digit"][:classes],
         "calibration": {"samples": len(calib), "seed": 0, "stratified": True, "split": "train"},
         "verify": {"samples": n, "split": "test", "data_md5": ds.md5, "min_agreement": min_agreement},
@@ -295,7 +275,7 @@ def export(
         if int8 is None:
             manifest["failed"].append({"format": "micro", "error": "needs a valid tflite-int8 model"})
         else:
-            from firmware_export import generate
+            from edgedigits.firmware import generate
 
             try:
                 fw = generate(out / int8["file"], out / f"{stem}_firmware")
@@ -306,7 +286,7 @@ def export(
                 manifest["failed"].append({"format": "micro", "error": str(exc)})
                 rows.append(("micro", "❌", "", "", "", "", str(exc)[:60]))
 
-    manifest["versions"] = evaluate.library_versions()
+    manifest["versions"] = environment.library_versions()
     manifest["seconds"] = round(time.time() - started, 1)
     write_json(out / manifest_name, manifest)
     table(
@@ -314,4 +294,7 @@ def export(
         ["format", "status", "KB", "accuracy %", "agreement %", "max |Δp|", "runtime / note"],
         rows,
     )
+    if raise_on_failure and manifest["failed"]:
+        failed = ", ".join(f["format"] for f in manifest["failed"])
+        raise EdgeDigitsError(f"{len(manifest['failed'])} format(s) failed: {failed} (details in {manifest_name})")
     return manifest

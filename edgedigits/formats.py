@@ -12,9 +12,8 @@ from edgedigits.errors import EdgeDigitsError
 class Format:
     name: str
     suffix: str  # file name suffix after the model name, e.g. "seed.int8.tflite"
-    runtime: str  # "keras", "onnxruntime" or "litert"
+    engine: str  # what runs it: "keras", "onnxruntime" or "litert" (``backends.Backend.engine``)
     quantized: bool  # int8 weights and activations (compared by agreement, not by max abs diff)
-    description: str
 
     def filename(self, stem: str) -> str:
         return f"{stem}{self.suffix}"
@@ -23,19 +22,18 @@ class Format:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("keras", ".keras", "keras", False, "Keras 3 archive (float32), the source of every export"),
-        Format("onnx", ".onnx", "onnxruntime", False, "ONNX opset 17, float32"),
-        Format("onnx-int8", ".int8.onnx", "onnxruntime", True, "ONNX QDQ int8, per-channel, statically calibrated"),
-        Format("tflite", ".tflite", "litert", False, "TFLite float32"),
-        Format("tflite-fp16", ".fp16.tflite", "litert", False, "TFLite with float16 weights (float32 compute)"),
-        Format("tflite-dynamic", ".dynamic.tflite", "litert", False, "TFLite dynamic range: int8 weights, float I/O"),
-        Format("tflite-int8", ".int8.tflite", "litert", True, "TFLite full integer: int8 weights, activations, I/O"),
+        Format("keras", ".keras", "keras", False),  # Keras 3 archive, float32: the source of every export
+        Format("onnx", ".onnx", "onnxruntime", False),  # opset 17, float32
+        Format("onnx-int8", ".int8.onnx", "onnxruntime", True),  # QDQ, per channel, calibrated
+        Format("tflite", ".tflite", "litert", False),
+        Format("tflite-fp16", ".fp16.tflite", "litert", False),  # float16 weights, float32 compute
+        Format("tflite-dynamic", ".dynamic.tflite", "litert", False),  # int8 weights, float I/O
+        Format("tflite-int8", ".int8.tflite", "litert", True),  # full integer, int8 I/O
     )
 }
 EXPORTABLE = [name for name in FORMATS if name != "keras"]
 DEFAULT_EXPORT = ["onnx", "tflite"]
 INT8_EXPORT = ["tflite-int8", "onnx-int8"]
-RUNTIME_BY_SUFFIX = {".tflite": "litert", ".onnx": "onnxruntime", ".keras": "keras"}
 
 
 def parse_formats(spec: str | list[str] | tuple[str, ...] | None, int8: bool = False) -> list[str]:

@@ -70,7 +70,8 @@ def evaluate(classifier, root: Path, progress=None) -> tuple[list[dict], dict]:
     """Read every photo of the set; returns per-image results and per-kind summaries."""
     import cv2
 
-    from edgedigits.vision import reading, read_frame
+    from edgedigits.pipeline import read_frame
+    from edgedigits.vision import reading
 
     results = []
     for photo in load_index(root):
@@ -78,7 +79,7 @@ def evaluate(classifier, root: Path, progress=None) -> tuple[list[dict], dict]:
         if frame is None:
             results.append({"file": photo.file, "kind": photo.kind, "label": photo.label, "error": "unreadable"})
             continue
-        detections, numbers = read_frame(frame, classifier)
+        detections, numbers, _ = read_frame(frame, classifier)
         read = reading(numbers)
         results.append({"file": photo.file, "kind": photo.kind, "label": photo.label, "read": read,
                         "size": [frame.shape[1], frame.shape[0]], **score(read, photo.label),
@@ -111,7 +112,7 @@ def boxed_digits(root: Path, boxes: dict) -> tuple[list[str], np.ndarray, np.nda
 
     import cv2
 
-    from edgedigits.preprocess import normalize_digit
+    from edgedigits.preprocess import IMAGE_SIZE, normalize_digit
 
     files, digits, labels = [], [], []
     for file, entry in boxes.items():
@@ -123,7 +124,7 @@ def boxed_digits(root: Path, boxes: dict) -> tuple[list[str], np.ndarray, np.nda
         files.append(file)
         digits.append(normalize_digit(ink))
         labels.append(int(entry["label"]))
-    return files, np.stack(digits) if digits else np.zeros((0, 28, 28), np.uint8), np.array(labels, np.int64)
+    return files, np.stack(digits) if digits else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.array(labels, np.int64)
 
 
 def summarize(results: list[dict]) -> dict:

@@ -77,10 +77,10 @@ def errors(images: np.ndarray, labels: np.ndarray, probs: np.ndarray, path: Path
 def class_counts(train_labels: np.ndarray, test_labels: np.ndarray | None, path: Path) -> None:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
-    digits = np.arange(10)
-    ax.bar(digits - 0.2, np.bincount(train_labels, minlength=10), width=0.4, label="train")
+    digits = np.arange(DIGITS)
+    ax.bar(digits - 0.2, np.bincount(train_labels, minlength=DIGITS), width=0.4, label="train")
     if test_labels is not None:
-        ax.bar(digits + 0.2, np.bincount(test_labels, minlength=10), width=0.4, label="test")
+        ax.bar(digits + 0.2, np.bincount(test_labels, minlength=DIGITS), width=0.4, label="test")
     ax.set_xticks(digits)
     ax.set_xlabel("digit")
     ax.set_ylabel("images")

@@ -10,132 +10,20 @@ then tf.lite as fallbacks), .onnx on onnxruntime. Quantized inputs and outputs a
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
 
 from edgedigits.deps import silenced_native_output
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.formats import RUNTIME_BY_SUFFIX
-from edgedigits.preprocess import CLASS_COUNTS, DIGITS, to_model_input
+from edgedigits import backends, tflite_file
+from edgedigits.formats import format_of
+from edgedigits.preprocess import CLASS_COUNTS, DIGITS, INPUT_SHAPE, to_model_input
 
 
 def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray:
     info = np.iinfo(dtype)
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
-
-
-def check_tflite_bytes(blob: bytes, where: str) -> None:
-    """Cheap structural checks before a flatbuffer reaches the interpreter (malformed ones can segfault it)."""
-    if len(blob) < 16 or blob[4:8] != b"TFL3":
-        raise EdgeDigitsError(f"{where} is not a TFLite model (no TFL3 identifier)")
-    root = struct.unpack_from("<I", blob, 0)[0]
-    if not 8 <= root <= len(blob) - 4:
-        raise EdgeDigitsError(f"{where} is a corrupt TFLite model (root table offset {root} outside the file)")
-    vtable = root - struct.unpack_from("<i", blob, root)[0]
-    if not 0 <= vtable <= len(blob) - 4:
-        raise EdgeDigitsError(f"{where} is a corrupt TFLite model (vtable offset outside the file)")
-    vt_size = struct.unpack_from("<H", blob, vtable)[0]
-    if vt_size < 4 or vtable + vt_size > len(blob):
-        raise EdgeDigitsError(f"{where} is a corrupt or truncated TFLite model")
-    _walk_tflite(blob, where)
-
-
-def tflite_schema():
-    """The TFLite flatbuffer schema bindings (shipped by ai-edge-litert, or by tflite-micro), or None."""
-    try:
-        from ai_edge_litert import schema_py_generated as schema
-    except ImportError:
-        try:
-            from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as schema
-        except ImportError:
-            return None
-    return schema
-
-
-def _walk_tflite(blob: bytes, where: str) -> None:
-    """Read every table the interpreter will follow, with bounds checks, so a bad offset fails here, in Python."""
-    schema = tflite_schema()
-    if schema is None:  # without the schema the header checks above must do
-        return
-    size = len(blob)
-
-    def offset_ok(table) -> None:
-        if table is None or not 0 <= table._tab.Pos < size:
-            raise ValueError("table outside the file")
-
-    try:
-        model = schema.Model.GetRootAsModel(blob, 0)
-        offset_ok(model)
-        n_codes, n_buffers = model.OperatorCodesLength(), model.BuffersLength()
-        if model.SubgraphsLength() < 1 or n_codes < 1:
-            raise ValueError("no subgraph or no operators")
-        for i in range(n_codes):
-            offset_ok(model.OperatorCodes(i))
-        for i in range(n_buffers):
-            buffer = model.Buffers(i)
-            offset_ok(buffer)
-            if buffer.DataLength() and buffer._tab.Vector(buffer._tab.Offset(4)) + buffer.DataLength() > size:
-                raise ValueError("buffer data outside the file")
-            if buffer.Offset() and buffer.Offset() + buffer.Size() > size:  # data stored after the flatbuffer
-                raise ValueError("buffer data outside the file")
-        for g in range(model.SubgraphsLength()):
-            graph = model.Subgraphs(g)
-            offset_ok(graph)
-            n_tensors = graph.TensorsLength()
-            for t in range(n_tensors):
-                tensor = graph.Tensors(t)
-                offset_ok(tensor)
-                if not 0 <= tensor.Buffer() < max(1, n_buffers) or tensor.ShapeLength() > 8:
-                    raise ValueError("tensor with a bad buffer index or rank")
-                tensor.ShapeAsNumpy()
-            for index in [*graph.InputsAsNumpy(), *graph.OutputsAsNumpy()]:
-                if not 0 <= index < n_tensors:
-                    raise ValueError("graph input/output index out of range")
-            for o in range(graph.OperatorsLength()):
-                op = graph.Operators(o)
-                offset_ok(op)
-                if not 0 <= op.OpcodeIndex() < n_codes:
-                    raise ValueError("operator code index out of range")
-                for index in [*op.InputsAsNumpy(), *op.OutputsAsNumpy()]:
-                    if not -1 <= index < n_tensors:  # -1 marks an optional input
-                        raise ValueError("operator tensor index out of range")
-    except (ValueError, IndexError, struct.error, TypeError, AttributeError) as exc:
-        raise EdgeDigitsError(f"{where} is a corrupt TFLite model ({exc})") from None
-
-
-TFLITE_BACKENDS = {  # tried in this order
-    "ai-edge-litert": ("ai_edge_litert.interpreter", "Interpreter"),
-    "tflite-runtime": ("tflite_runtime.interpreter", "Interpreter"),
-    "tensorflow": ("tensorflow.lite", "Interpreter"),
-}
-
-
-def _tflite_interpreter_class(backend: str | None = None):
-    import importlib
-
-    for name in [backend] if backend else list(TFLITE_BACKENDS):
-        module, attr = TFLITE_BACKENDS[name]
-        try:
-            return getattr(importlib.import_module(module), attr), name
-        except (ImportError, AttributeError):
-            continue
-    wanted = backend or "ai-edge-litert"
-    raise EdgeDigitsError(f"no TFLite runtime ({wanted}) is installed; install it with: pip install 'edgedigits[runtime]'")
-
-
-def available_backends() -> list[str]:
-    """Installed runtimes: TFLite backends by name, plus onnxruntime and keras."""
-    import importlib.util
-
-    found = [name for name, (module, _) in TFLITE_BACKENDS.items()
-             if name != "tensorflow" and importlib.util.find_spec(module.split(".")[0]) is not None]
-    if importlib.util.find_spec("onnxruntime") is not None:
-        found.append("onnxruntime")
-    if importlib.util.find_spec("tensorflow") is not None:
-        found.append("keras")
-    return found
 
 
 def _check_classes(path: Path, classes) -> int:
@@ -151,7 +39,6 @@ class Classifier:
 
     path: Path
     backend: str
-    input_dtype: str
     input_quantization: tuple[float, int] | None = None
     output_quantization: tuple[float, int] | None = None
     classes: int = DIGITS
@@ -174,15 +61,26 @@ class Classifier:
             return np.zeros((0, self.classes), np.float32)
         return np.concatenate([self.predict(digits[i : i + batch]) for i in range(0, len(digits), batch)])
 
+    def io_details(self) -> dict:
+        """The input and the output: name, shape (-1 for a free dimension), dtype, and scale and zero point when
+        quantized."""
+        raise NotImplementedError
+
     def _run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
+
+
+def _io(name: str, shape, dtype: str, quantization=None) -> dict:
+    scale, zero_point = quantization if quantization and quantization[0] else (None, None)
+    return {"name": name, "shape": [d if isinstance(d, int) and d >= 0 else -1 for d in shape], "dtype": dtype,
+            "scale": None if scale is None else float(scale), "zero_point": None if scale is None else int(zero_point)}
 
 
 class TFLiteClassifier(Classifier):
     def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
         blob = path.read_bytes()
-        check_tflite_bytes(blob, str(path))
-        cls, self.backend = _tflite_interpreter_class(backend)
+        tflite_file.check(blob, str(path))
+        cls, self.backend = backends.first_installed("litert", backend)
         try:
             with silenced_native_output():  # LiteRT announces its XNNPACK delegate on fd 2
                 self.interpreter = cls(model_content=blob, num_threads=threads)
@@ -191,16 +89,20 @@ class TFLiteClassifier(Classifier):
             raise EdgeDigitsError(f"{path} could not be loaded by {self.backend}: {exc}") from None
         self.path = path
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1 or tuple(inputs[0]["shape"][1:]) != (28, 28, 1):
+        if len(inputs) != 1 or len(outputs) != 1 or tuple(inputs[0]["shape"][1:]) != INPUT_SHAPE:
             raise EdgeDigitsError(f"{path} is not a digit classifier (expected one 28x28x1 input and one output)")
         self._in, self._out = inputs[0], outputs[0]
-        self.input_dtype = np.dtype(self._in["dtype"]).name
         if self._in["dtype"] in (np.int8, np.uint8):
             self.input_quantization = tuple(self._in["quantization"])
         if self._out["dtype"] in (np.int8, np.uint8):
             self.output_quantization = tuple(self._out["quantization"])
         self._batch = int(self._in["shape"][0])
         self.classes = _check_classes(path, self._out["shape"][-1])
+
+    def io_details(self) -> dict:
+        return {side: _io(t["name"], [int(d) for d in t.get("shape_signature", t["shape"])],
+                          np.dtype(t["dtype"]).name, tuple(t["quantization"]))
+                for side, t in (("input", self._in), ("output", self._out))}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         if self.input_quantization:
@@ -225,10 +127,7 @@ class OnnxClassifier(Classifier):
     backend = "onnxruntime"
 
     def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise EdgeDigitsError("onnxruntime is not installed; install it with: pip install 'edgedigits[runtime]'") from None
+        ort, _ = backends.first_installed("onnxruntime")
         options = ort.SessionOptions()
         if threads:
             options.intra_op_num_threads = threads
@@ -240,8 +139,11 @@ class OnnxClassifier(Classifier):
             raise EdgeDigitsError(f"{path} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
         self.path = path
         self._input = self.session.get_inputs()[0].name
-        self.input_dtype = "float32"
         self.classes = _check_classes(path, self.session.get_outputs()[0].shape[-1])
+
+    def io_details(self) -> dict:
+        return {side: _io(t.name, t.shape, t.type.removeprefix("tensor(").removesuffix(")"))
+                for side, t in (("input", self.session.get_inputs()[0]), ("output", self.session.get_outputs()[0]))}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
         return self.session.run(None, {self._input: x})[0].astype(np.float32, copy=False)
@@ -249,11 +151,10 @@ class OnnxClassifier(Classifier):
 
 class KerasClassifier(Classifier):
     backend = "keras"
-    input_dtype = "float32"
 
     def __init__(self, path: Path, threads: int | None = None, backend: str | None = None):
         from edgedigits.deps import tensorflow
-        from edgedigits.models import load_keras
+        from edgedigits.registry import load_keras
 
         tf = tensorflow()
         if threads:
@@ -268,25 +169,27 @@ class KerasClassifier(Classifier):
         # A compiled call: Model.predict adds milliseconds of per-call overhead that would swamp batch-1 timings.
         self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
+    def io_details(self) -> dict:
+        return {side: _io(t.name, [-1 if d is None else d for d in t.shape], "float32")
+                for side, t in (("input", self.model.inputs[0]), ("output", self.model.outputs[0]))}
+
     def _run(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate([np.asarray(self._call(x[i : i + 1024]), dtype=np.float32)
                                for i in range(0, len(x), 1024)])
 
 
-_CLASSES = {"litert": TFLiteClassifier, "onnxruntime": OnnxClassifier, "keras": KerasClassifier}
+_CLASSES = {"litert": TFLiteClassifier, "onnxruntime": OnnxClassifier, "keras": KerasClassifier}  # by engine
 
 
 def load(path: str | Path, threads: int | None = None, backend: str | None = None) -> Classifier:
-    """Load a model file for inference; the runtime is chosen by its suffix (``backend`` picks a TFLite one)."""
+    """Load a model file for inference; the formats table names its engine (``backend`` picks a TFLite one)."""
     path = Path(path)
-    kind = RUNTIME_BY_SUFFIX.get(path.suffix)
-    if kind is None:
-        raise EdgeDigitsError(f"{path}: unknown model format; expected .tflite, .onnx or .keras")
+    engine = format_of(path).engine
     if not path.is_file():
         raise EdgeDigitsError(f"model file not found: {path}")
     if path.stat().st_size == 0:
         raise EdgeDigitsError(f"{path} is empty")
-    return _CLASSES[kind](path, threads=threads, backend=backend)
+    return _CLASSES[engine](path, threads=threads, backend=backend)
 
 
 DEFAULT_MODEL = "camera"  # trained on camera-like crops with a "not a digit" class: the model for photos
@@ -294,18 +197,23 @@ DEFAULT_MODEL = "camera"  # trained on camera-like crops with a "not a digit" cl
 
 def default_model(name: str = DEFAULT_MODEL) -> Path:
     """A bundled model (``camera`` unless named): int8 TFLite, or ONNX when no TFLite runtime is installed."""
-    from edgedigits.models import bundled
+    from edgedigits.registry import bundled
 
     try:
-        _tflite_interpreter_class()
+        backends.first_installed("litert")
         return bundled(name, ".int8.tflite")
     except EdgeDigitsError:
         return bundled(name, ".onnx")
 
 
+def open_model(model: str | Path | None, threads: int | None = None) -> Classifier:
+    """A ``--model`` option loaded: a file, a bundled model's name, or None for the default model."""
+    return load(resolve(model), threads=threads)
+
+
 def resolve(model: str | Path | None) -> Path:
     """A model option: a file, a bundled model's name (seed, camera, micro), or None for the default model."""
-    from edgedigits.models import ARCHS
+    from edgedigits.registry import ARCHS
 
     if model is None:
         return default_model()

@@ -23,7 +23,6 @@ class Scene:
     boxes: list[tuple[int, int, int, int]]  # x, y, w, h per digit
     labels: list[int]
     numbers: list[str]  # the digit strings as written, line by line, left to right
-    hard: bool
 
 
 def _glyph(digit: np.ndarray, height: int) -> np.ndarray:
@@ -124,10 +123,10 @@ def make_scene(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray,
     ok, jpeg = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(60, 92))])
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
-    return _scene(image, ids, labels[picks[: len(glyphs)]], groups, hard)
+    return _scene(image, ids, labels[picks[: len(glyphs)]], groups)
 
 
-def _scene(image, ids, labels, groups, hard: bool) -> Scene:
+def _scene(image, ids, labels, groups) -> Scene:
     """The scene, its boxes read off the id map (digit k drawn as k), labels and numbers."""
     boxes, kept = [], []
     for k in range(1, len(labels) + 1):
@@ -136,7 +135,7 @@ def _scene(image, ids, labels, groups, hard: bool) -> Scene:
             boxes.append((int(xs.min()), int(ys.min()), int(xs.max() - xs.min() + 1), int(ys.max() - ys.min() + 1)))
             kept.append(int(labels[k - 1]))
     numbers = ["".join(str(int(labels[i])) for i in group) for group in groups]
-    return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers, hard=hard)
+    return Scene(image=image, boxes=boxes, labels=kept, numbers=numbers)
 
 
 PHOTO_SIZES = [(640, 480), (1280, 960), (2016, 1512), (4000, 3000)]
@@ -253,7 +252,7 @@ def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray)
                             [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(70, 92))])
     image = cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
 
-    return _scene(image, ids, labels[picks[: len(glyphs)]], groups, hard=True)
+    return _scene(image, ids, labels[picks[: len(glyphs)]], groups)
 
 
 def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
@@ -277,13 +276,13 @@ def evaluate(classifier, images: np.ndarray, labels: np.ndarray, hard: bool, fra
              seed: int = 0, digits: int = 10, photo: bool = False) -> dict:
     """Detection recall/precision and end-to-end accuracy (found and right) over generated frames
     (``make_photo`` frames when ``photo``, else ``make_scene`` ones)."""
-    from edgedigits.vision import read_frame
+    from edgedigits.pipeline import read_frame
 
     rng = np.random.default_rng(seed)
     total = {"frames": frames, "truth": 0, "found": 0, "matched": 0, "correct": 0}
     for _ in range(frames):
         scene = make_photo(rng, images, labels) if photo else make_scene(rng, images, labels, n=digits, hard=hard)
-        detections, _ = read_frame(scene.image, classifier)
+        detections = read_frame(scene.image, classifier).detections
         for key, value in score(scene, detections).items():
             total[key] += value
     total["recall"] = total["matched"] / max(1, total["truth"])

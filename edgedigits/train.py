@@ -23,7 +23,7 @@ import numpy as np
 from edgedigits import data as mnist
 from edgedigits.console import err, table
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.files import write_json
+from edgedigits.files import atomic_path, write_json
 from edgedigits.preprocess import DIGITS, to_model_input
 
 
@@ -138,7 +138,7 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
 
 def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, verbose: int | None = None):
     """Run (or resume) training into ``out``; returns (path of the final model.keras, the dataset, the run state)."""
-    from edgedigits import models
+    from edgedigits import registry
     from edgedigits.deps import keras_backend
 
     backend = keras_backend()
@@ -156,12 +156,12 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         err.print(f"resuming {out} after epoch {state['epoch']} of {cfg.epochs}")
     elif state_path.exists():
         raise EdgeDigitsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
-    if cfg.arch not in models.ARCHS:
-        raise EdgeDigitsError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(models.ARCHS)}")
-    cfg.recipe = cfg.recipe or models.ARCHS[cfg.arch].recipe
+    if cfg.arch not in registry.ARCHS:
+        raise EdgeDigitsError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(registry.ARCHS)}")
+    cfg.recipe = cfg.recipe or registry.ARCHS[cfg.arch].recipe
     if cfg.recipe not in RECIPES:
         raise EdgeDigitsError(f"unknown recipe {cfg.recipe!r}; choose from {', '.join(RECIPES)}")
-    if cfg.recipe == "camera" and models.ARCHS[cfg.arch].classes == DIGITS:
+    if cfg.recipe == "camera" and registry.ARCHS[cfg.arch].classes == DIGITS:
         raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
     if cfg.recipe == "camera" and not cfg.augment:
         raise EdgeDigitsError("the camera recipe is its augmentation: --no-augment goes with --recipe seed")
@@ -198,7 +198,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
 
     import keras
 
-    from edgedigits import models
+    from edgedigits import registry
     from edgedigits.crops import junk_count
 
     state_path = out / STATE
@@ -206,7 +206,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     replicas = strategy.num_replicas_in_sync if strategy else 1
     if cfg.batch_size < replicas:
         raise EdgeDigitsError(f"--batch-size {cfg.batch_size} is smaller than the {replicas} replicas")
-    classes = models.ARCHS[cfg.arch].classes
+    classes = registry.ARCHS[cfg.arch].classes
     onehot = cfg.label_smoothing > 0
     if cfg.recipe == "camera" and len(x_val):
         x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)
@@ -228,7 +228,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
         if state and state["epoch"] > 0 and (out / LAST).is_file():
             model = keras.models.load_model(out / LAST)
         else:  # a new run, or one killed before its first epoch ended
-            model = compile_model(models.build(cfg.arch), cfg, steps)
+            model = compile_model(registry.build(cfg.arch), cfg, steps)
     if state is None:
         state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
         write_json(state_path, state)
@@ -246,12 +246,11 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     with pool or contextlib.nullcontext():
         _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool)
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
-    final = models.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
+    final = registry.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
     model.load_weights(out / BEST)
     final.set_weights(model.get_weights())
-    tmp = out / "model.tmp.keras"
-    final.save(tmp)
-    os.replace(tmp, out / "model.keras")
+    with atomic_path(out / "model.keras") as tmp:
+        final.save(tmp)
     write_json(out / "history.json", state["history"])
     return out / "model.keras", ds, state
 
@@ -278,11 +277,11 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
         state["history"].setdefault("lr", []).append(float(model.optimizer.learning_rate))
         score = float(result.history.get("val_accuracy", result.history["accuracy"])[-1])
         if score > state["best_val_accuracy"]:
-            model.save_weights(out / "checkpoint" / "best.tmp.weights.h5")
-            os.replace(out / "checkpoint" / "best.tmp.weights.h5", out / BEST)
+            with atomic_path(out / BEST) as tmp:
+                model.save_weights(tmp)
             state["best_val_accuracy"], state["best_epoch"] = score, epoch + 1
-        model.save(out / "checkpoint" / "last.tmp.keras")
-        os.replace(out / "checkpoint" / "last.tmp.keras", out / LAST)
+        with atomic_path(out / LAST) as tmp:
+            model.save(tmp)
         state["epoch"] = epoch + 1
         state.setdefault("train_seconds", 0.0)
         state["train_seconds"] += time.time() - started
@@ -294,7 +293,7 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
     """Evaluate the kept model on the test set, write metrics.json and the plots, print a summary."""
     import keras
 
-    from edgedigits import evaluate, plots
+    from edgedigits import environment, evaluate, plots
 
     started = time.time()
     model = keras.models.load_model(out / "model.keras", compile=False)
@@ -319,9 +318,9 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
             "epochs": state["epoch"],
             "config": state["config"],
             "data": {"source": ds.source, "md5": ds.md5, "official_mnist": ds.verified},
-            "versions": evaluate.library_versions(),
+            "versions": environment.library_versions(),
             "command": " ".join(["edgedigits", *argv]),
-            "git_commit": evaluate.git_commit(),
+            "git_commit": environment.git_commit(),
             "train_seconds": round(state.get("train_seconds", 0.0), 1),
             "wall_seconds": round(state.get("train_seconds", 0.0) + time.time() - started, 1),
         }
@@ -335,6 +334,19 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
         ("files", ", ".join(p.name for p in sorted(out.glob("*")) if p.is_file())),
     ]
     table(f"run {out}", ["", ""], rows)
+    return metrics
+
+
+def run(cfg: TrainConfig, out: Path, argv: list[str], data: str | None = None, resume: bool = False,
+        bundle: bool = False) -> dict:
+    """``edgedigits train``: train (or resume), evaluate and plot; with ``bundle``, copy the run into the package
+    as the bundled model of its architecture. Returns the metrics."""
+    from edgedigits.registry import BUNDLED_DIR
+
+    _, dataset, state = train(cfg, out, data=data, resume=resume)
+    metrics = finish(out, dataset, state, argv)
+    if bundle:
+        copy_run_as_bundled(out, state["config"]["arch"], BUNDLED_DIR)
     return metrics
 
 

@@ -784,9 +784,3 @@ def reading(numbers: list[Number]) -> str:
     for number in numbers:
         lines[number.line] = lines.get(number.line, "") + number.text
     return "-".join(lines[k] for k in sorted(lines))
-
-
-def read_frame(frame: np.ndarray, classifier, min_confidence: float = 0.0) -> tuple[list[Detection], list[Number]]:
-    """Find, classify and group the digits of one frame."""
-    detections = [d for d in find_digits(frame, classifier=classifier) if d.confidence >= min_confidence]
-    return detections, group_numbers(detections)

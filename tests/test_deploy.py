@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from edgedigits import deploy, hardware
+from edgedigits import deploy, environment
 from edgedigits.errors import EdgeDigitsError
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_unit_runs_the_camera_as_the_invoking_user():
@@ -20,11 +20,10 @@ def test_unit_runs_the_camera_as_the_invoking_user():
 
 
 def test_never_root():
-    proc = run_cli("service", "install", "--dry-run", env={"SUDO_USER": ""})
-    if proc.returncode == 0:  # a non-root test runner: the unit names that user
-        assert "User=root" not in proc.stdout
-    else:
-        assert proc.returncode == 1 and "runs as a normal user" in proc.stderr
+    refused = run_cli("service", "install", "--dry-run", env={"SUDO_USER": "root"})  # sudo from root's shell
+    assert refused.returncode == 1 and "runs as a normal user" in refused.stderr and not refused.stdout
+    named = run_cli("service", "install", "--dry-run", "--user", "nobody")
+    assert named.returncode == 0 and "\nUser=nobody\n" in named.stdout and "User=root" not in named.stdout
     with pytest.raises(EdgeDigitsError, match="must not run as root"):
         deploy.unit_text(["--source", "0"], "root")
     with pytest.raises(EdgeDigitsError, match="no such user"):
@@ -49,8 +48,8 @@ def _fake_pi(tmp_path, model="Raspberry Pi 5 Model B Rev 1.0", features="fp asim
 
 def test_doctor_reads_the_board(tmp_path):
     root = _fake_pi(tmp_path)
-    assert hardware.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
-    assert {"asimd", "asimddp"} <= hardware.cpu_features(root)
+    assert environment.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
+    assert {"asimd", "asimddp"} <= environment.cpu_features(root)
     report = deploy.doctor(root)
     facts = dict(report.facts)
     assert facts["board"] == "Raspberry Pi 5 Model B Rev 1.0"
@@ -63,10 +62,10 @@ def test_doctor_reads_the_board(tmp_path):
 def test_doctor_cpuinfo_fallback(tmp_path):
     (tmp_path / "proc").mkdir()
     (tmp_path / "proc/cpuinfo").write_text("processor\t: 0\nModel\t\t: Raspberry Pi 4 Model B Rev 1.4\n")
-    assert hardware.board_model(tmp_path) == "Raspberry Pi 4 Model B Rev 1.4"
-    assert hardware.board_model(tmp_path / "nothing") is None
+    assert environment.board_model(tmp_path) == "Raspberry Pi 4 Model B Rev 1.4"
+    assert environment.board_model(tmp_path / "nothing") is None
     (tmp_path / "proc/cpuinfo").write_text("model name\t: AMD EPYC 9554\nflags\t\t: fpu avx2\n")
-    assert hardware.cpu_model(tmp_path) == "AMD EPYC 9554" and hardware.cpu_features(tmp_path) == {"fpu", "avx2"}
+    assert environment.cpu_model(tmp_path) == "AMD EPYC 9554" and environment.cpu_features(tmp_path) == {"fpu", "avx2"}
 
 
 def test_doctor_cli_json():

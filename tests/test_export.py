@@ -7,7 +7,7 @@ import pytest
 from edgedigits import export as exp
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.formats import EXPORTABLE, FORMATS, format_of, parse_formats
-from tests.conftest import DATA, needs_mnist, run_cli
+from tests.helpers import DATA, run_cli
 
 
 def test_parse_formats():
@@ -39,9 +39,7 @@ def test_calibration_set_is_stratified_and_fixed():
     assert np.bincount(labels[picked], minlength=10).tolist() == [5] * 10
 
 
-pytestmark = needs_mnist
-
-
+@pytest.mark.mnist
 def test_every_format_written_and_verified(exported):
     out, manifest = exported
     assert not manifest["failed"], manifest["failed"]
@@ -58,6 +56,7 @@ def test_every_format_written_and_verified(exported):
     assert not list(out.glob(".partial-*"))
 
 
+@pytest.mark.mnist
 def test_manifest_on_disk(exported, tiny_run):
     out, manifest = exported
     on_disk = json.loads((out / "export.json").read_text())
@@ -68,6 +67,7 @@ def test_manifest_on_disk(exported, tiny_run):
     assert on_disk["seconds"] > 0
 
 
+@pytest.mark.mnist
 def test_float_formats_match_keras(exported):
     by_format = {a["format"]: a for a in exported[1]["artifacts"]}
     assert by_format["onnx"]["max_abs_diff"] < 1e-4
@@ -76,6 +76,7 @@ def test_float_formats_match_keras(exported):
     assert by_format["onnx"]["agreement"] == 1.0
 
 
+@pytest.mark.mnist
 def test_int8_io_is_quantized(exported):
     by_format = {a["format"]: a for a in exported[1]["artifacts"]}
     io = by_format["tflite-int8"]["io"]
@@ -85,6 +86,7 @@ def test_int8_io_is_quantized(exported):
     assert by_format["tflite"]["io"]["input"]["dtype"] == "float32"
 
 
+@pytest.mark.mnist
 def test_onnx_graph_contract(exported):
     import onnx
 
@@ -99,6 +101,7 @@ def test_onnx_graph_contract(exported):
     assert {"QuantizeLinear", "DequantizeLinear"} <= quant_ops
 
 
+@pytest.mark.mnist
 def test_tflite_has_no_shape_chain(exported):
     from firmware_export import inspect
 
@@ -106,6 +109,7 @@ def test_tflite_has_no_shape_chain(exported):
     assert sorted(ops) == ["CONV_2D", "FULLY_CONNECTED", "MAX_POOL_2D", "RESHAPE", "SOFTMAX"]
 
 
+@pytest.mark.mnist
 def test_failed_validation_deletes_the_artifact(tiny_run, tmp_path, monkeypatch):
     real = exp.validate
 
@@ -122,6 +126,7 @@ def test_failed_validation_deletes_the_artifact(tiny_run, tmp_path, monkeypatch)
     assert json.loads((tmp_path / "export.json").read_text())["artifacts"] == []
 
 
+@pytest.mark.mnist
 def test_failure_mid_write_leaves_no_partial_file(tiny_run, tmp_path, monkeypatch):
     def crash(model, path, fmt, calib):
         path.write_bytes(b"TFL3 half a model")
@@ -134,6 +139,7 @@ def test_failure_mid_write_leaves_no_partial_file(tiny_run, tmp_path, monkeypatc
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export.json"]
 
 
+@pytest.mark.mnist
 def test_cli_exit_code_and_corrupt_input(tiny_run, tmp_path):
     proc = run_cli("export", tiny_run[0], "--formats", "tflite", "--out", tmp_path, "--verify-samples", "300",
                    "--min-agreement", "100.0")
@@ -149,5 +155,5 @@ def test_cli_exit_code_and_corrupt_input(tiny_run, tmp_path):
 
 
 def test_formats_table_covers_every_runtime():
-    assert {f.runtime for f in FORMATS.values()} == {"keras", "onnxruntime", "litert"}
+    assert {f.engine for f in FORMATS.values()} == {"keras", "onnxruntime", "litert"}
     assert len(FORMATS) == 7

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from edgedigits.preprocess import MNIST_STROKE, digit_stroke, normalize_digit
-from tests.conftest import needs_mnist
+
 
 
 def _ring(thickness: int, size: int = 400) -> np.ndarray:
@@ -17,7 +17,7 @@ def _ring(thickness: int, size: int = 400) -> np.ndarray:
     return img
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_mnist_stroke_quartiles_are_measured(mnist):
     widths = [digit_stroke(img) for img in mnist.test.images]  # all: the two halves have different writers
     low, high = np.percentile(widths, [25, 75])

@@ -5,7 +5,7 @@ import pytest
 
 from edgedigits import runtime
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.models import bundled
+from edgedigits.registry import bundled
 from edgedigits.preprocess import NOT_A_DIGIT
 
 FILES = [("camera", ".int8.tflite"), ("camera", ".onnx"), ("micro", ".int8.tflite"), ("seed", ".int8.tflite"),
@@ -77,3 +77,41 @@ def test_bundled_names_resolve():
     assert runtime.resolve(None) == runtime.default_model() == bundled("camera", ".int8.tflite")
     assert runtime.resolve("seed") == bundled("seed", ".int8.tflite")
     assert str(runtime.resolve("my.onnx")) == "my.onnx"
+
+
+def test_tflite_checks_without_litert(monkeypatch):
+    """Without ai-edge-litert the flatbuffer schema comes from tflite-micro or TensorFlow, and the deep check
+    still refuses a bad offset; with no schema at all, it says that only the header was checked."""
+    import warnings
+
+    from edgedigits import tflite_file
+
+    good = bundled("micro", ".int8.tflite").read_bytes()
+    without_litert = tuple(m for m in tflite_file.SCHEMA_MODULES if not m.startswith("ai_edge_litert"))
+    rng = np.random.default_rng(1)
+    caught_deep = 0
+    for _ in range(100):  # copies with bytes flipped in the tables: some pass the header check alone
+        blob = bytearray(good)
+        for pos in rng.integers(8, 2048, 8):
+            blob[pos] = int(rng.integers(0, 256))
+        monkeypatch.setattr(tflite_file, "SCHEMA_MODULES", ("no_such_module.schema",))
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                tflite_file.check(bytes(blob), "flipped.tflite")
+        except EdgeDigitsError:
+            continue  # the header check alone refuses it
+        monkeypatch.setattr(tflite_file, "SCHEMA_MODULES", without_litert)
+        try:
+            tflite_file.check(bytes(blob), "flipped.tflite")
+        except EdgeDigitsError as exc:
+            caught_deep += "corrupt" in str(exc)
+    assert caught_deep >= 1  # the walk ran on tflite-micro's schema and refused what the header let through
+    assert "ai_edge_litert" not in tflite_file.schema().__name__
+    assert tflite_file.inspect(good, "micro")["io"]["output"]["shape"] == [1, 11]
+
+    monkeypatch.setattr(tflite_file, "SCHEMA_MODULES", ("no_such_module.schema",))
+    with pytest.warns(UserWarning, match="only the header"):
+        tflite_file.check(good, "micro.int8.tflite")
+    with pytest.raises(EdgeDigitsError, match="flatbuffer schema"), pytest.warns(UserWarning):
+        tflite_file.inspect(good, "micro.int8.tflite")

@@ -11,9 +11,8 @@ import pytest
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.train import TrainConfig, finish, split_train_val, train
-from tests.conftest import DATA, ROOT, needs_mnist
+from tests.helpers import DATA, ROOT
 
-pytestmark = needs_mnist
 
 
 def test_tiny_run_outputs(tiny_run, mnist, tmp_path):
@@ -43,6 +42,7 @@ def test_shipped_model_has_no_optimizer_state(tiny_run):
     assert tiny_run[0].stat().st_size < (tiny_run[0].parent / "checkpoint" / "last.keras").stat().st_size / 2
 
 
+@pytest.mark.mnist
 def test_same_seed_same_weights(tmp_path):
     cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
     a, _, _ = train(cfg, tmp_path / "a", data=DATA, verbose=0)
@@ -54,6 +54,7 @@ def test_same_seed_same_weights(tmp_path):
     assert all(np.array_equal(x, y) for x, y in zip(wa, wb))
 
 
+@pytest.mark.mnist
 def test_existing_run_needs_resume(tmp_path):
     (tmp_path / "state.json").write_text("{}")
     with pytest.raises(EdgeDigitsError, match="--resume"):
@@ -79,6 +80,7 @@ def _epochs_done(out):
         return 0
 
 
+@pytest.mark.mnist
 def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "edgedigits", "train", "--arch", "micro", "--epochs", "3", "--limit", "3000",
@@ -103,6 +105,7 @@ def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
     assert (out / "metrics.json").exists()
 
 
+@pytest.mark.mnist
 def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     script = textwrap.dedent(f"""
         import tensorflow as tf
@@ -120,6 +123,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
     assert "2 replica(s)" in " ".join(proc.stderr.split())
 
 
+@pytest.mark.mnist
 def test_resume_a_run_killed_in_its_first_epoch(tmp_path):
     cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=300, distribute="none")
     out = tmp_path / "run"
@@ -130,6 +134,7 @@ def test_resume_a_run_killed_in_its_first_epoch(tmp_path):
     assert path.exists() and state["epoch"] == 1
 
 
+@pytest.mark.mnist
 def test_mixed_precision_ships_a_float32_model(tmp_path):
     import keras
 
@@ -149,6 +154,7 @@ def test_multiworker_needs_tf_config(monkeypatch):
         make_strategy("multiworker")
 
 
+@pytest.mark.mnist
 def test_label_smoothing_trains(tmp_path):
     cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=600, distribute="none", label_smoothing=0.1)
     path, _, state = train(cfg, tmp_path, data=DATA, verbose=0)

@@ -7,10 +7,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedigits import runtime, scenes, vision
-from edgedigits.camera import Smoother
-from edgedigits.models import bundled
+from edgedigits.pipeline import read_frame
+from edgedigits.smoothing import Smoother
+from edgedigits.registry import bundled
 from edgedigits.preprocess import normalize_digit
-from tests.conftest import needs_mnist
+
 
 
 @pytest.fixture(scope="module")
@@ -21,20 +22,20 @@ def int8():
     return runtime.load(path)
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_clean_scenes_acceptance(mnist, int8):
     t = scenes.evaluate(int8, mnist.test.images, mnist.test.labels, hard=False, frames=100, seed=11)
     assert t["truth"] >= 900
     assert t["recall"] >= 0.99 and t["precision"] >= 0.98 and t["accuracy"] >= 0.98, t
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_hard_scenes_acceptance(mnist, int8):
     t = scenes.evaluate(int8, mnist.test.images, mnist.test.labels, hard=True, frames=100, seed=12)
     assert t["accuracy"] >= 0.95, t
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_normalize_digit_rebuilds_mnist(mnist, int8):
     """Upscaled MNIST digits, normalised again, keep MNIST's geometry and the model's accuracy."""
     import cv2
@@ -62,12 +63,12 @@ def test_normalize_digit_contract():
     assert np.ptp(rows) + 1 == 20 and out.max() == 255  # tallest side scaled to 20, contrast stretched
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_light_on_dark_reads_like_dark_on_light(mnist, int8):
     rng = np.random.default_rng(5)
     scene = scenes.make_scene(rng, mnist.test.images, mnist.test.labels, n=8)
-    dark, _ = vision.read_frame(scene.image, int8)
-    light, _ = vision.read_frame(255 - scene.image, int8)
+    dark = read_frame(scene.image, int8).detections
+    light = read_frame(255 - scene.image, int8).detections
     assert [d.label for d in dark] == [d.label for d in light]
     assert len(dark) == len(scene.boxes)
 
@@ -151,7 +152,7 @@ print("TF-FREE" if not bad else bad)
     assert proc.stdout.strip() == "TF-FREE"
 
 
-@needs_mnist
+@pytest.mark.mnist
 @pytest.mark.parametrize("n", [1, 20, 40])
 def test_scenes_stay_inside_the_frame(mnist, n):
     for seed in range(5):
@@ -182,10 +183,10 @@ def _page(size, digits, ink=(30, 30, 35), paper=(232, 236, 240), ruled=0):
 
 
 def _read(frame, clf):
-    return vision.read_frame(frame, clf)[0]
+    return read_frame(frame, clf).detections
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_a_digit_filling_the_frame_is_one_digit(mnist, int8):
     """Close-ups: the long strokes of a digit 95% of the frame tall are not lines, and it is not cut up.
     (A faint MNIST digit can break into two full-height halves, which read as two digits: 2 of 20 may miss.)"""
@@ -199,7 +200,7 @@ def test_a_digit_filling_the_frame_is_one_digit(mnist, int8):
     assert len(misses) <= 2, misses
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_small_digits_in_a_phone_size_photo(mnist, int8):
     """20 px digits in a 4000x3000 frame: found on the working copy, boxes in the input's pixels."""
     glyphs = [scenes._restroke(scenes._glyph(mnist.test.images[i], 20), 3.0) for i in range(3)]
@@ -212,7 +213,7 @@ def test_small_digits_in_a_phone_size_photo(mnist, int8):
     assert [d.label for d in dets] == [int(v) for v in mnist.test.labels[:3]]
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_thin_pen_and_fat_marker(mnist, int8):
     for width in (2.0, 40.0):  # a 2 px pen and a 40 px marker on a 400 px digit
         glyphs = [scenes._restroke(scenes._glyph(mnist.test.images[i], 400), width) for i in range(3)]
@@ -221,7 +222,7 @@ def test_thin_pen_and_fat_marker(mnist, int8):
             assert len(dets) == 1, (width, i, [(d.box, d.label) for d in dets])
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_ruled_paper_lines_go_digits_stay(mnist, int8):
     glyphs = [scenes._glyph(mnist.test.images[i], 60) for i in range(6)]
     digits = [(g, 60 + 90 * k, 100 + 7) for k, g in enumerate(glyphs)]  # written on the line at y=165
@@ -231,7 +232,7 @@ def test_ruled_paper_lines_go_digits_stay(mnist, int8):
     assert all(d.box[2] < 2 * d.box[3] for d in dets)  # no line pieces kept on a digit
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_blue_ink_on_beige_paper_is_read_in_its_best_plane(mnist, int8):
     glyph = scenes._glyph(mnist.test.images[0], 200)
     frame = _page((500, 400), [(glyph, 150, 100)], ink=(150, 60, 30), paper=(190, 215, 228))
@@ -240,7 +241,7 @@ def test_blue_ink_on_beige_paper_is_read_in_its_best_plane(mnist, int8):
     assert [d.label for d in _read(frame, int8)] == [int(mnist.test.labels[0])]
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_ink_showing_through_the_page_is_not_read(mnist, int8):
     import cv2
 
@@ -251,7 +252,7 @@ def test_ink_showing_through_the_page_is_not_read(mnist, int8):
     assert len(dets) == 1 and dets[0].box[0] < 300, [(d.box, d.label) for d in dets]
 
 
-@needs_mnist
+@pytest.mark.mnist
 def test_photo_scenes_are_well_formed(mnist):
     for seed in range(6):
         scene = scenes.make_photo(np.random.default_rng(seed), mnist.test.images, mnist.test.labels)

@@ -2,7 +2,7 @@
 probabilities over 10 digits, or over 10 digits and "not a digit" (``crops.NOT_A_DIGIT``) for camera models.
 
 Inference models hold no augmentation layers (augmentation lives in the training input pipeline).
-Bundled, trained models sit next to this file as ``NAME.keras``.
+Bundled, trained models and their exports sit in ``edgedigits/models/`` (``BUNDLED_DIR``), a folder of artifacts.
 """
 
 from __future__ import annotations
@@ -11,16 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgedigits.preprocess import INPUT_SHAPE
+from edgedigits.preprocess import DIGITS, INPUT_SHAPE
 
-BUNDLED_DIR = Path(__file__).resolve().parent
+BUNDLED_DIR = Path(__file__).resolve().parent / "models"
 
 
 @dataclass(frozen=True)
 class Arch:
     name: str
     build: Callable
-    description: str
     params: int  # exact trainable + non-trainable count, checked by the tests
     recipe: str  # the training recipe it is bundled with: "seed" (the Kaggle kernel's) or "camera"
     classes: int  # 10 digits, or 11 with "not a digit"
@@ -29,9 +28,9 @@ class Arch:
 ARCHS: dict[str, Arch] = {}
 
 
-def register(name: str, params: int, description: str, recipe: str = "seed", classes: int = 10):
+def register(name: str, params: int, recipe: str = "seed", classes: int = DIGITS):
     def wrap(fn):
-        ARCHS[name] = Arch(name, lambda: fn(name, classes), description, params, recipe, classes)
+        ARCHS[name] = Arch(name, lambda: fn(name, classes), params, recipe, classes)
         return fn
 
     return wrap
@@ -84,9 +83,10 @@ def bundled(name: str, suffix: str = ".keras") -> Path:
     return BUNDLED_DIR / f"{name}{suffix}"
 
 
-@register("camera", params=887_787, recipe="camera", classes=11,
-          description="the seed CNN with an 11th class, trained on camera-like crops: the default for photos")
-@register("seed", params=887_530, description="the Kaggle Digit Recognizer CNN (Conv32x2-Conv64x2-Dense256)")
+# camera: the seed CNN with an 11th class, trained on camera-like crops (the default for photos);
+# seed: the Kaggle Digit Recognizer CNN (Conv32x2-Conv64x2-Dense256)
+@register("camera", params=887_787, recipe="camera", classes=DIGITS + 1)
+@register("seed", params=887_530)
 def seed_body(name: str, classes: int):
     from keras import Input, Model, layers
 
@@ -106,8 +106,8 @@ def seed_body(name: str, classes: int):
     return Model(inputs, outputs, name=name)
 
 
-@register("micro", params=44_251, recipe="camera", classes=11,
-          description="a small CNN for microcontrollers (int8 under 80 KB), trained like the camera model")
+# micro: a small CNN for microcontrollers (int8 under 80 KB), trained like the camera model
+@register("micro", params=44_251, recipe="camera", classes=DIGITS + 1)
 def micro(name: str, classes: int):
     from keras import Input, Model, layers
 

@@ -8,6 +8,7 @@ A failing format or runtime becomes a ❌ row and never aborts the run.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 import subprocess
@@ -22,6 +23,7 @@ import numpy as np
 from edgedigits import backends, environment
 from edgedigits.console import err, markdown_table, table
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import atomic_path, atomic_write, write_json
 from edgedigits.formats import FORMATS, parse_formats
 from edgedigits.preprocess import DIGITS, NOT_A_DIGIT
 
@@ -268,18 +270,28 @@ def bench_formats(spec: tuple[str, ...] | list[str]) -> list[str]:
 
 
 def run_and_report(options: BenchOptions, out: Path, model: str | None = None, data: str | None = None) -> dict:
-    """Run the benchmark, write bench.json/.csv/.md/.png to ``out``, print the table; rows below
-    ``options.min_accuracy`` raise (a CI gate)."""
+    """Run the benchmark, write bench.json/.csv/.md/.png to ``out``, print the table. Then, for a CI gate: no
+    row at all, a row that failed, or (with ``options.min_accuracy``) a row below the floor raises, naming them."""
     report = run_bench(options, model=model, data=data)
     write_reports(report, out)
     system = report["system"]
     table(f"edgedigits bench: {system['cpu']} ({system['cores']} cores; {', '.join(system['isa'])})",
           TERMINAL, terminal_rows(report))
     err.print(f"wrote bench.json, bench.csv, bench.md and bench.png to {out}")
-    low = [r for r in report["rows"] if r["status"] == "low"]
-    if options.min_accuracy is not None and low:
-        raise EdgeDigitsError(f"{len(low)} row(s) below --min-accuracy {round(options.min_accuracy * 100, 6)}%: "
-                              + ", ".join(f"{r['format']}/{r['runtime']}/{r['threads']}t" for r in low))
+    if not report["rows"]:
+        raise EdgeDigitsError(f"no row ran: no runtime installed for the formats {', '.join(options.formats) or '(none)'}")
+    name = lambda r: f"{r['format']}/{r['runtime']}/{r['threads']}t"  # noqa: E731
+    failed = [r for r in report["rows"] if r["status"] == "failed"]
+    low = [r for r in report["rows"] if r["status"] == "low"] if options.min_accuracy is not None else []
+    problems = []
+    if failed:
+        problems.append(f"{len(failed)} row(s) failed: " + ", ".join(f"{name(r)} ({r.get('reason', '')[:80]})"
+                                                                      for r in failed))
+    if low:
+        problems.append(f"{len(low)} row(s) below --min-accuracy {round(options.min_accuracy * 100, 6)}%: "
+                        + ", ".join(name(r) for r in low))
+    if problems:
+        raise EdgeDigitsError("; ".join(problems))
     return report
 
 
@@ -343,13 +355,13 @@ def terminal_rows(report: dict) -> list[list[str]]:
 
 
 def write_reports(report: dict, out: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(out / "bench.json", report)
     rows = table_rows(report)
-    with open(out / "bench.csv", "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    atomic_write(out / "bench.csv", text.getvalue())
     sysinfo = report["system"]
     md = [f"# edgedigits bench ({sysinfo['date']})", "",
           f"{sysinfo['cpu']}, {sysinfo['cores']} cores, {sysinfo['machine']} ({', '.join(sysinfo['isa']) or 'no ISA flags'});"
@@ -367,7 +379,7 @@ def write_reports(report: dict, out: Path) -> None:
             [[r["format"], r["backend"], r["threads"], p["digits"], f"{p['found_per_frame']:.1f}",
               f"{p['decode_ms']:.2f}", f"{p['preprocess_ms']:.2f}", f"{p['infer_ms']:.2f}", f"{p['total_ms']:.2f}",
               f"{p['fps']:.0f}"] for r, p in pipe])
-    (out / "bench.md").write_text("\n".join(md) + "\n")
+    atomic_write(out / "bench.md", "\n".join(md) + "\n")
     plot(report, out / "bench.png")
 
 
@@ -402,7 +414,8 @@ def plot(report: dict, path: Path) -> None:
     right.set_xlabel("file size (MB)")
     right.set_title("model file size per format")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
 
 

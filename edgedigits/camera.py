@@ -28,6 +28,7 @@ class CameraOptions:
     json_lines: bool = False
     show: bool = False
     serve: str | None = None  # [HOST:]PORT
+    token: str | None = None  # the preview's access token (one is generated when it binds beyond loopback)
     record: str | None = None
     roi: tuple | None = None
     max_fps: float | None = None
@@ -41,7 +42,7 @@ class _Outputs:
 
     def __init__(self, options: CameraOptions, out, log, fps: float | None):
         self.options, self.out, self.fps = options, out, fps
-        self.server = MjpegServer(options.serve) if options.serve else None
+        self.server = MjpegServer(options.serve, options.token) if options.serve else None
         if self.server:
             log.print(f"preview on {self.server.url}")
         self.writer = None
@@ -127,6 +128,8 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
                 frame = source.read()
                 capture_ms = (time.perf_counter() - t0) * 1000
                 if frame is None:
+                    if not source.live and not frames:
+                        raise EdgeDigitsError(f"no frame could be read from {options.source}")
                     if not source.live:
                         break
                     backoff = _reconnect(source, backoff, stop, log)

@@ -15,6 +15,7 @@ from edgedigits.deps import keras_backend, require
 from edgedigits.backends import BACKENDS
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.registry import ARCHS
+from edgedigits.sources import MAX_PIXELS
 
 DATA_HELP = "MNIST location: an IDX directory, mnist.npz or Kaggle train.csv [default: $EDGEDIGITS_DATA, cache, download]"
 
@@ -39,7 +40,8 @@ def cli():
               help="seed: the Kaggle kernel's rotation/zoom/shift. camera: that plus stroke width, elastic "
               "distortion, blur/noise/JPEG, crop jitter and generated not-a-digit crops "
               "[default: the architecture's own: seed for seed, camera for camera and micro].")
-@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True)
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Epochs [default: 30]. With --resume, the run's own count (its learning-rate schedule ends there).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=86, show_default=True,
               help="Global batch size (split across replicas).")
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
@@ -70,12 +72,12 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
     """
     keras_backend()
     require("matplotlib", "train")
-    from edgedigits.train import TrainConfig, run
+    from edgedigits.train import DEFAULT_EPOCHS, TrainConfig, run
 
-    cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
+    cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
                       augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
                       distribute=distribute, limit=limit)
-    run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle)
+    run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 
 MODEL_HELP = ("Model file (.tflite, .onnx or .keras), or a bundled model by name: camera, seed (the Kaggle CNN) or "
@@ -123,7 +125,10 @@ def evaluate(model, data, split, as_json):
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=Path("submission.csv"),
               show_default=True, help="Submission file for --kaggle.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
-def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads):
+@click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
+              help="Refuse images whose header declares more pixels than this (checked before decoding).")
+@click.option("--strict", is_flag=True, help="Refuse truncated images instead of reading them with a warning.")
+def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads, max_pixels, strict):
     """Find and read the handwritten digits in images (files or folders).
 
     \b
@@ -141,7 +146,18 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
         count = kaggle_submission(kaggle, output, classifier)
         click.echo(f"wrote {count:,} predictions to {output}", err=True)
         return
-    predict_images(paths, classifier, click.echo, as_json=as_json, annotate_dir=annotate, min_confidence=min_confidence)
+    predict_images(paths, classifier, click.echo, as_json=as_json, annotate_dir=annotate, min_confidence=min_confidence,
+                   max_pixels=max_pixels, strict=strict, warn=lambda line: click.echo(line, err=True))
+
+
+def _address(value):
+    """[HOST:]PORT, with a port a socket can bind (0 picks a free one)."""
+    if value is None:
+        return None
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise click.BadParameter(f"use [HOST:]PORT with a port from 0 to 65535, got {value!r}")
+    return f"{host or '127.0.0.1'}:{int(port)}"
 
 
 def _roi(value):
@@ -164,8 +180,11 @@ def _roi(value):
 @click.option("--json", "as_json", is_flag=True,
               help="One JSON line per frame: digits, numbers, fps and ms per stage (capture, preprocess, infer, total).")
 @click.option("--show", is_flag=True, help="Open a window with the overlay (needs a desktop).")
-@click.option("--serve", metavar="[HOST:]PORT", default=None,
+@click.option("--serve", metavar="[HOST:]PORT", default=None, callback=lambda ctx, param, v: _address(v),
               help="Stream an MJPEG preview over HTTP (binds 127.0.0.1 unless a host is given).")
+@click.option("--token", default=None, metavar="TOKEN",
+              help="Access token for --serve (?token=TOKEN). Bound beyond 127.0.0.1 without one, a token is generated "
+              "and the URL that carries it is printed.")
 @click.option("--record", type=click.Path(dir_okay=False), default=None, help="Write the annotated video (.mp4).")
 @click.option("--roi", callback=lambda ctx, param, v: _roi(v), default=None, metavar="X,Y,W,H",
               help="Only look inside this rectangle (pixels).")
@@ -175,7 +194,8 @@ def _roi(value):
               help="Vote each digit's label over its last N frames (1 = off).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
-def camera(source, model, as_json, show, serve, record, roi, max_fps, max_frames, smooth, min_confidence, threads):
+def camera(source, model, as_json, show, serve, token, record, roi, max_fps, max_frames, smooth, min_confidence,
+           threads):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
@@ -183,7 +203,7 @@ def camera(source, model, as_json, show, serve, record, roi, max_fps, max_frames
     """
     from edgedigits.camera import CameraOptions, run
 
-    options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, record=record, roi=roi,
+    options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence)
     run(options, _load_model(model, threads))
 
@@ -284,12 +304,23 @@ def service():
     """Run the camera at boot as a systemd service (install, uninstall, status)."""
 
 
+def _unit_name(value):
+    from edgedigits.deploy import check_unit_name
+
+    try:
+        return check_unit_name(value)
+    except EdgeDigitsError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
 @service.command("install", context_settings={"ignore_unknown_options": True})
 @click.option("--source", default="picam", show_default=True, help="Camera source, as for `edgedigits camera`.")
-@click.option("--serve", metavar="[HOST:]PORT", default=None, help="MJPEG preview address (127.0.0.1 unless given).")
+@click.option("--serve", metavar="[HOST:]PORT", default=None, callback=lambda ctx, param, v: _address(v),
+              help="MJPEG preview address (127.0.0.1 unless given).")
 @click.option("--model", type=click.Path(dir_okay=False, path_type=Path), default=None, help=MODEL_HELP)
 @click.option("--user", default=None, help="Run as this user [default: the user who ran sudo].")
-@click.option("--name", default="edgedigits", show_default=True, help="Service name.")
+@click.option("--name", default="edgedigits", show_default=True, callback=lambda ctx, param, v: _unit_name(v),
+              help="Service name (letters, digits, and : _ . - @).")
 @click.option("--dry-run", is_flag=True, help="Print the unit file and change nothing.")
 @click.argument("camera_args", nargs=-1, type=click.UNPROCESSED)
 def service_install(source, serve, model, user, name, dry_run, camera_args):
@@ -310,7 +341,7 @@ def service_install(source, serve, model, user, name, dry_run, camera_args):
 
 
 @service.command("uninstall")
-@click.option("--name", default="edgedigits", show_default=True)
+@click.option("--name", default="edgedigits", show_default=True, callback=lambda ctx, param, v: _unit_name(v))
 def service_uninstall(name):
     """Stop and disable the service and remove its unit file."""
     from edgedigits import deploy
@@ -320,7 +351,7 @@ def service_uninstall(name):
 
 
 @service.command("status")
-@click.option("--name", default="edgedigits", show_default=True)
+@click.option("--name", default="edgedigits", show_default=True, callback=lambda ctx, param, v: _unit_name(v))
 def service_status(name):
     """Show systemd's status of the service (exit code as systemctl's)."""
     from edgedigits import deploy
@@ -355,7 +386,14 @@ def doctor(as_json):
         sys.exit(1)
 
 
+def _terminated(signum, frame):
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed on the way out
+
+
 def main() -> None:
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
     try:
         cli.main(prog_name="edgedigits", standalone_mode=False)
     except click.exceptions.Abort:

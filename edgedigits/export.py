@@ -179,10 +179,18 @@ def validate(path: Path, fmt: Format, images: np.ndarray, labels: np.ndarray, re
 
 
 def _export_one(fmt, graph, out, stem, calib, images, labels, reference, min_agreement, manifest):
-    """Write one artifact to a temporary file, verify it, then keep it (renamed) or delete it. Returns a table row."""
+    """Write one artifact to a temporary file, verify it, then keep it (renamed) or delete it, also when
+    interrupted (Ctrl-C, SIGTERM). Returns a table row."""
+    tmp = out / f"{TMP_PREFIX}{fmt.filename(stem)}"
+    try:
+        return _write_and_verify(fmt, graph, out, stem, tmp, calib, images, labels, reference, min_agreement, manifest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _write_and_verify(fmt, graph, out, stem, tmp, calib, images, labels, reference, min_agreement, manifest):
     name = fmt.name
     final = out / fmt.filename(stem)
-    tmp = out / f"{TMP_PREFIX}{final.name}"
     t0 = time.time()
     err.print(f"exporting {name} -> {final}")
     try:

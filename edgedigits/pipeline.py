@@ -8,6 +8,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from edgedigits.errors import EdgeDigitsError
 from edgedigits.vision import Detection, Number, find_digits, group_numbers
 
 
@@ -38,6 +39,9 @@ def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 
     timed = classifier if isinstance(classifier, TimedClassifier) else TimedClassifier(classifier)
     start, timed.seconds = time.perf_counter(), 0.0
     x0, y0 = (roi[0], roi[1]) if roi else (0, 0)
+    if roi and (x0 + roi[2] > frame.shape[1] or y0 + roi[3] > frame.shape[0]):
+        raise EdgeDigitsError(f"--roi {','.join(map(str, roi))} reaches beyond the {frame.shape[1]}x{frame.shape[0]} "
+                              "frame")
     view = frame[y0 : y0 + roi[3], x0 : x0 + roi[2]] if roi else frame
     detections = [d for d in find_digits(view, classifier=timed) if d.confidence >= min_confidence]
     for d in detections:

@@ -3,38 +3,77 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.sources import MAX_PIXELS
+
+
+def annotated_paths(files: list[Path], out: Path) -> list[Path]:
+    """Where each file's annotated copy goes: its path as given, mirrored under ``out`` (an absolute path
+    without its root), so same-named images of different folders never overwrite each other. Refuses a
+    layout that would write over an input."""
+    targets = [out / (f.relative_to(f.anchor) if f.is_absolute() else f) for f in files]
+    inputs = {f.resolve() for f in files}
+    clash = next((t for t in targets if t.resolve() in inputs), None)
+    if clash is not None:
+        raise EdgeDigitsError(f"--annotate {out} would write over the input {clash}; choose another folder")
+    return targets
 
 
 def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool = False,
-                   annotate_dir: Path | None = None, min_confidence: float = 0.0) -> int:
+                   annotate_dir: Path | None = None, min_confidence: float = 0.0, max_pixels: int = MAX_PIXELS,
+                   strict: bool = False, warn: Callable[[str], None] | None = None) -> int:
     """Read every image among ``paths`` (folders recursively) and ``echo`` one line per image: JSON or
-    "path: numbers". With ``annotate_dir``, a copy with boxes and labels is written there. Returns the count."""
+    "path: numbers". A file that cannot be read gives its own line (``{"image", "error"}`` under ``as_json``)
+    and the others are still read; then the run fails, naming how many. With ``annotate_dir``, a copy with
+    boxes and labels goes there (see ``annotated_paths``). Returns the number of images read."""
     import cv2
 
+    from edgedigits.files import atomic_path
     from edgedigits.pipeline import read_frame
     from edgedigits.preview import annotate
-    from edgedigits.sources import image_files
+    from edgedigits.sources import image_files, read_image
     from edgedigits.vision import reading
 
-    files = image_files(paths)
-    if annotate_dir:
-        annotate_dir.mkdir(parents=True, exist_ok=True)
-    for path in files:
-        frame = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if frame is None:
-            raise EdgeDigitsError(f"{path} is not a readable image")
-        detections, numbers, _ = read_frame(frame, classifier, min_confidence=min_confidence)
+    warn = warn or (lambda line: print(line, file=sys.stderr))
+
+    def fail(where, exc: EdgeDigitsError) -> None:
+        if as_json:
+            echo(json.dumps({"image": str(where), "error": str(exc)}))
+        else:
+            warn(f"error: {exc}")
+
+    files, bad_args = [], 0
+    for path in paths:  # a missing path or an empty folder is one failure; the other arguments still run
+        try:
+            files += image_files([path])
+        except EdgeDigitsError as exc:
+            bad_args += 1
+            fail(path, exc)
+    failed = bad_args
+    targets = annotated_paths(files, annotate_dir) if annotate_dir else [None] * len(files)
+    for path, target in zip(files, targets):
+        try:
+            frame = read_image(path, max_pixels=max_pixels, strict=strict, warn=warn)
+            detections, numbers, _ = read_frame(frame, classifier, min_confidence=min_confidence)
+        except EdgeDigitsError as exc:
+            failed += 1
+            fail(path, exc)
+            continue
         if as_json:
             echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
                              "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))
         else:
             echo(f"{path}: {' '.join(n.text for n in numbers) or '(no digits)'}")
-        if annotate_dir:
-            cv2.imwrite(str(annotate_dir / path.name), annotate(frame, detections, numbers))
+        if target is not None:
+            with atomic_path(target) as tmp:
+                if not cv2.imwrite(str(tmp), annotate(frame, detections, numbers)):
+                    raise EdgeDigitsError(f"cannot write {target}")
+    if failed:
+        raise EdgeDigitsError(f"{failed} of {len(files) + bad_args} inputs failed (each is named above)")
     return len(files)
 
 

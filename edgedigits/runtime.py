@@ -26,6 +26,17 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
+def _check_io(path: Path, n_inputs: int, in_shape, float_input: bool, n_outputs: int, out_shape) -> None:
+    """The digit classifier's contract, checked at load: one float input of (N, 28, 28, 1), one output of
+    (N, classes)."""
+    dims = [d if isinstance(d, int) else None for d in (in_shape or [])]
+    if n_inputs != 1 or n_outputs != 1 or len(dims) != 4 or tuple(dims[1:]) != INPUT_SHAPE or not float_input:
+        raise EdgeDigitsError(f"{path} is not a digit classifier: it takes {n_inputs} input(s) of shape "
+                              f"{list(in_shape or [])}, not one float input of (N, {', '.join(map(str, INPUT_SHAPE))})")
+    if out_shape is None or len(out_shape) != 2:
+        raise EdgeDigitsError(f"{path} is not a digit classifier: its output has shape {out_shape}, not (N, classes)")
+
+
 def _check_classes(path: Path, classes) -> int:
     """The model's class count, when it is one a digit classifier has."""
     if classes not in CLASS_COUNTS:
@@ -89,8 +100,9 @@ class TFLiteClassifier(Classifier):
             raise EdgeDigitsError(f"{path} could not be loaded by {self.backend}: {exc}") from None
         self.path = path
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        if len(inputs) != 1 or len(outputs) != 1 or tuple(inputs[0]["shape"][1:]) != INPUT_SHAPE:
-            raise EdgeDigitsError(f"{path} is not a digit classifier (expected one 28x28x1 input and one output)")
+        _check_io(path, len(inputs), [int(d) for d in inputs[0]["shape"]] if inputs else None,
+                  bool(inputs) and inputs[0]["dtype"] in (np.float32, np.int8, np.uint8), len(outputs),
+                  [int(d) for d in outputs[0]["shape"]] if outputs else None)
         self._in, self._out = inputs[0], outputs[0]
         if self._in["dtype"] in (np.int8, np.uint8):
             self.input_quantization = tuple(self._in["quantization"])
@@ -138,15 +150,21 @@ class OnnxClassifier(Classifier):
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
             raise EdgeDigitsError(f"{path} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
         self.path = path
-        self._input = self.session.get_inputs()[0].name
-        self.classes = _check_classes(path, self.session.get_outputs()[0].shape[-1])
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        _check_io(path, len(inputs), [inp.shape for inp in inputs][0], inputs[0].type == "tensor(float)",
+                  len(outputs), outputs[0].shape if outputs else None)
+        self._input = inputs[0].name
+        self.classes = _check_classes(path, outputs[0].shape[-1])
 
     def io_details(self) -> dict:
         return {side: _io(t.name, t.shape, t.type.removeprefix("tensor(").removesuffix(")"))
                 for side, t in (("input", self.session.get_inputs()[0]), ("output", self.session.get_outputs()[0]))}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return self.session.run(None, {self._input: x})[0].astype(np.float32, copy=False)
+        try:
+            return np.asarray(self.session.run(None, {self._input: x})[0]).astype(np.float32, copy=False)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise EdgeDigitsError(f"{self.path} failed to run in onnxruntime ({str(exc).splitlines()[0][:200]})") from None
 
 
 class KerasClassifier(Classifier):
@@ -165,7 +183,10 @@ class KerasClassifier(Classifier):
                 pass
         self.path = path
         self.model = load_keras(path)
-        self.classes = _check_classes(path, self.model.outputs[0].shape[-1])
+        inputs, outputs = self.model.inputs, self.model.outputs
+        _check_io(path, len(inputs), inputs[0].shape, str(inputs[0].dtype) == "float32", len(outputs),
+                  outputs[0].shape if outputs else None)
+        self.classes = _check_classes(path, outputs[0].shape[-1])
         # A compiled call: Model.predict adds milliseconds of per-call overhead that would swamp batch-1 timings.
         self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 
@@ -174,8 +195,11 @@ class KerasClassifier(Classifier):
                 for side, t in (("input", self.model.inputs[0]), ("output", self.model.outputs[0]))}
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate([np.asarray(self._call(x[i : i + 1024]), dtype=np.float32)
-                               for i in range(0, len(x), 1024)])
+        try:
+            return np.concatenate([np.asarray(self._call(x[i : i + 1024]), dtype=np.float32)
+                                   for i in range(0, len(x), 1024)])
+        except Exception as exc:  # TensorFlow's op errors are not RuntimeError
+            raise EdgeDigitsError(f"{self.path} failed to run in Keras ({type(exc).__name__})") from None
 
 
 _CLASSES = {"litert": TFLiteClassifier, "onnxruntime": OnnxClassifier, "keras": KerasClassifier}  # by engine

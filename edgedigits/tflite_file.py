@@ -4,6 +4,7 @@ input and output). The one place that reads the flatbuffer; the runtime and the 
 from __future__ import annotations
 
 import importlib
+import math
 import struct
 import warnings
 
@@ -25,6 +26,8 @@ def check(blob: bytes, where: str) -> None:
         raise EdgeDigitsError(f"{where} is a corrupt or truncated TFLite model")
     _walk(blob, where)
 
+
+MAX_TENSOR_ELEMENTS = 1 << 24  # 64 MB of float32: a 28x28 classifier's largest tensor is a few hundred KB
 
 SCHEMA_MODULES = (  # where the flatbuffer schema bindings ship, tried in turn
     "ai_edge_litert.schema_py_generated",  # [runtime]
@@ -89,7 +92,10 @@ def _walk(blob: bytes, where: str) -> None:
                 offset_ok(tensor)
                 if not 0 <= tensor.Buffer() < max(1, n_buffers) or tensor.ShapeLength() > 8:
                     raise ValueError("tensor with a bad buffer index or rank")
-                tensor.ShapeAsNumpy()
+                elements = math.prod(max(1, int(d)) for d in tensor.ShapeAsNumpy()) if tensor.ShapeLength() else 1
+                if elements > MAX_TENSOR_ELEMENTS:
+                    raise ValueError(f"a tensor of {elements:,} elements, over the {MAX_TENSOR_ELEMENTS:,} a digit "
+                                     "classifier could need")
             for index in [*graph.InputsAsNumpy(), *graph.OutputsAsNumpy()]:
                 if not 0 <= index < n_tensors:
                     raise ValueError("graph input/output index out of range")

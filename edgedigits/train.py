@@ -31,7 +31,7 @@ from edgedigits.preprocess import DIGITS, to_model_input
 class TrainConfig:
     arch: str = "seed"
     recipe: str | None = None  # "seed" or "camera"; None: the architecture's own
-    epochs: int = 30
+    epochs: int = 30  # DEFAULT_EPOCHS
     batch_size: int = 86
     lr: float = 1e-3
     seed: int = 42
@@ -43,8 +43,11 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training images (quick runs and tests)
 
 
+DEFAULT_EPOCHS = 30
 STATE = "state.json"
-LAST = "checkpoint/last.keras"
+LAST = "checkpoint/last.keras"  # the names of runs made before per-epoch checkpoints
+LAST_EPOCH = "checkpoint/last-{epoch}.keras"
+BEST_EPOCH = "checkpoint/best-{epoch}.weights.h5"
 RECIPES = ("seed", "camera")
 VAL_EPOCH = 1_000_000  # the camera recipe's validation crops are drawn once, from an epoch no run reaches
 BEST = "checkpoint/best.weights.h5"
@@ -136,8 +139,10 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
     return model
 
 
-def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, verbose: int | None = None):
-    """Run (or resume) training into ``out``; returns (path of the final model.keras, the dataset, the run state)."""
+def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = False, verbose: int | None = None,
+          epochs_given: int | None = None):
+    """Run (or resume) training into ``out``; returns (path of the final model.keras, the dataset, the run state).
+    A resumed run keeps its own configuration; ``epochs_given`` (an explicit --epochs) must agree with it."""
     from edgedigits import registry
     from edgedigits.deps import keras_backend
 
@@ -153,6 +158,9 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
             raise EdgeDigitsError(f"nothing to resume in {out} (no {STATE}); start without --resume")
         state = json.loads(state_path.read_text())
         cfg = TrainConfig(**state["config"])
+        if epochs_given is not None and epochs_given != cfg.epochs:
+            raise EdgeDigitsError(f"{out} was set up for {cfg.epochs} epochs: its learning rate decays to 0 there, so "
+                                  f"--epochs {epochs_given} cannot continue it; start a new run with --out")
         err.print(f"resuming {out} after epoch {state['epoch']} of {cfg.epochs}")
     elif state_path.exists():
         raise EdgeDigitsError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
@@ -225,8 +233,10 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     out.mkdir(parents=True, exist_ok=True)
     (out / "checkpoint").mkdir(exist_ok=True)
     with strategy.scope() if strategy else contextlib.nullcontext():
-        if state and state["epoch"] > 0 and (out / LAST).is_file():
-            model = keras.models.load_model(out / LAST)
+        if state and state["epoch"] > 0 and (out / state.get("last", LAST)).is_file():
+            model = keras.models.load_model(out / state.get("last", LAST))
+            for variable, value in zip(_seed_states(model), state.get("rng", [])):  # .keras files drop them
+                variable.assign(np.array(value, dtype=variable.dtype))
         else:  # a new run, or one killed before its first epoch ended
             model = compile_model(registry.build(cfg.arch), cfg, steps)
     if state is None:
@@ -247,7 +257,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
         _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool)
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = registry.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
-    model.load_weights(out / BEST)
+    model.load_weights(out / state.get("best", BEST))
     final.set_weights(model.get_weights())
     with atomic_path(out / "model.keras") as tmp:
         final.save(tmp)
@@ -276,17 +286,30 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
             state["history"].setdefault(key, []).append(float(values[-1]))
         state["history"].setdefault("lr", []).append(float(model.optimizer.learning_rate))
         score = float(result.history.get("val_accuracy", result.history["accuracy"])[-1])
+        # Each epoch's checkpoint gets its own files; writing state.json, which names them, is the one step that
+        # commits the epoch. A kill before it leaves the previous epoch's state, files and RNG whole.
         if score > state["best_val_accuracy"]:
-            with atomic_path(out / BEST) as tmp:
+            state["best"] = BEST_EPOCH.format(epoch=epoch + 1)
+            with atomic_path(out / state["best"]) as tmp:
                 model.save_weights(tmp)
             state["best_val_accuracy"], state["best_epoch"] = score, epoch + 1
-        with atomic_path(out / LAST) as tmp:
+        state["last"] = LAST_EPOCH.format(epoch=epoch + 1)
+        with atomic_path(out / state["last"]) as tmp:
             model.save(tmp)
+        state["rng"] = [np.asarray(v).tolist() for v in _seed_states(model)]  # dropout's seeds, where they are
         state["epoch"] = epoch + 1
         state.setdefault("train_seconds", 0.0)
         state["train_seconds"] += time.time() - started
         started = time.time()
         write_json(out / STATE, state)
+        for stale in (out / "checkpoint").iterdir():  # files of earlier epochs, and of an uncommitted one
+            if stale.name not in (Path(state["last"]).name, Path(state["best"]).name):
+                stale.unlink(missing_ok=True)
+
+
+def _seed_states(model) -> list:
+    """The dropout layers' random-generator states: model variables that ``model.save`` leaves out."""
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
 
 
 def finish(out: Path, ds, state, argv: list[str]) -> dict:
@@ -338,12 +361,12 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
 
 
 def run(cfg: TrainConfig, out: Path, argv: list[str], data: str | None = None, resume: bool = False,
-        bundle: bool = False) -> dict:
+        bundle: bool = False, epochs_given: int | None = None) -> dict:
     """``edgedigits train``: train (or resume), evaluate and plot; with ``bundle``, copy the run into the package
     as the bundled model of its architecture. Returns the metrics."""
     from edgedigits.registry import BUNDLED_DIR
 
-    _, dataset, state = train(cfg, out, data=data, resume=resume)
+    _, dataset, state = train(cfg, out, data=data, resume=resume, epochs_given=epochs_given)
     metrics = finish(out, dataset, state, argv)
     if bundle:
         copy_run_as_bundled(out, state["config"]["arch"], BUNDLED_DIR)

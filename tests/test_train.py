@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +13,6 @@ import pytest
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.train import TrainConfig, finish, split_train_val, train
 from tests.helpers import DATA, ROOT
-
 
 
 def test_tiny_run_outputs(tiny_run, mnist, tmp_path):
@@ -103,6 +103,41 @@ def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
     assert len(history["loss"]) == 3
     assert history["loss"][:done] == before["loss"][:done]  # nothing recomputed, nothing lost
     assert (out / "metrics.json").exists()
+
+
+def _kill_after_first_epoch(args, out):
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while _epochs_done(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+@pytest.mark.mnist
+def test_kill_and_resume_equals_the_uninterrupted_run(tmp_path):
+    """Bit for bit, with the same seed on CPU: the data, the learning rate and dropout's seeds all resume."""
+    import keras
+
+    args = [sys.executable, "-m", "edgedigits", "train", "--arch", "seed", "--epochs", "2", "--limit", "600",
+            "--batch-size", "64", "--distribute", "none"]
+    whole = subprocess.run(args + ["--out", str(tmp_path / "whole")], capture_output=True, text=True, timeout=600)
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    out = tmp_path / "killed"
+    _kill_after_first_epoch(args + ["--out", str(out)], out)
+    assert _epochs_done(out) == 1
+    resumed = subprocess.run(args + ["--out", str(out), "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    a = keras.models.load_model(tmp_path / "whole" / "model.keras").get_weights()
+    b = keras.models.load_model(out / "model.keras").get_weights()
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    state = json.loads((out / "state.json").read_text())
+    assert sorted(p.name for p in (out / "checkpoint").iterdir()) == sorted(
+        {Path(state["last"]).name, Path(state["best"]).name})  # earlier epochs' files are gone
+
+    more = subprocess.run(args + ["--out", str(out), "--resume", "--epochs", "5"], capture_output=True, text=True,
+                          timeout=600)
+    assert more.returncode == 1 and "set up for 2 epochs" in more.stderr and "Traceback" not in more.stderr
 
 
 @pytest.mark.mnist

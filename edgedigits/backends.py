@@ -35,7 +35,7 @@ BACKENDS: dict[str, Backend] = {
         Backend("ai-edge-litert", "ai_edge_litert.interpreter", "Interpreter", "ai-edge-litert", "runtime", "litert"),
         Backend("tflite-runtime", "tflite_runtime.interpreter", "Interpreter", "tflite-runtime", "runtime", "litert"),
         Backend("tensorflow", "tensorflow.lite", "Interpreter", "tensorflow", "train", "litert", benched=False),
-        Backend("onnxruntime", "onnxruntime", None, "onnxruntime", "runtime", "onnxruntime"),
+        Backend("onnxruntime", "onnxruntime", None, "onnxruntime", "onnx", "onnxruntime"),
         Backend("keras", "tensorflow", None, "tensorflow", "train", "keras"),
     )
 }

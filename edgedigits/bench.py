@@ -248,7 +248,9 @@ def run_bench(options: BenchOptions, model: str | None = None, data: str | None 
                         if macs:
                             row["gmacs"] = macs / (row["latency_ms"]["p50"] / 1000) / 1e9
                 rows.append(row)
-                advance()
+                advance(note=f"{fmt} {rt} {threads}t: " + (f"failed ({row['reason'][:80]})" if "reason" in row else
+                                                            f"{row['accuracy'] * 100:.2f}%, "
+                                                            f"p50 {row['latency_ms']['p50']:.3f} ms"))
     _agreement(rows)
     floor = options.min_accuracy if options.min_accuracy is not None else DEFAULT_FLOOR
     for row in rows:

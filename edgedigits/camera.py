@@ -13,7 +13,9 @@ from dataclasses import dataclass
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.pipeline import FrameReading, TimedClassifier, read_frame
-from edgedigits.preview import MjpegServer, annotate
+from edgedigits.live import LiveServer
+from edgedigits.mqtt import MqttOptions, MqttPublisher
+from edgedigits.preview import annotate
 from edgedigits.smoothing import Smoother
 from edgedigits.sources import open_source
 
@@ -35,31 +37,35 @@ class CameraOptions:
     max_frames: int | None = None
     smooth: int = 5
     min_confidence: float = 0.0
+    mqtt: MqttOptions | None = None  # publish changed readings (and Home Assistant discovery) to a broker
 
 
 class _Outputs:
-    """Where each frame's reading goes: JSON lines, the MJPEG preview, a recording and a window."""
+    """Where each frame's reading goes: JSON lines, the live page, a recording and a window."""
 
-    def __init__(self, options: CameraOptions, out, log, fps: float | None):
+    def __init__(self, options: CameraOptions, out, log, fps: float | None, model: str):
         self.options, self.out, self.fps = options, out, fps
-        self.server = MjpegServer(options.serve, options.token) if options.serve else None
+        self.server = LiveServer(options.serve, options.token, {"model": model, "source": options.source}) \
+            if options.serve else None
         if self.server:
-            log.print(f"preview on {self.server.url}")
+            log.print(f"live page on {self.server.url}", markup=False, highlight=False)
+        self.mqtt = MqttPublisher(options.mqtt, model, log) if options.mqtt else None
         self.writer = None
 
     def emit(self, frame, reading: FrameReading, ms: dict, index: int, fps: float | None, stop) -> None:
-        if self.options.json_lines:
-            self.out.write(json.dumps({
-                "frame": index, "timestamp": round(time.time(), 3),
+        line = {"frame": index, "timestamp": round(time.time(), 3),
                 "digits": [d.to_json() for d in reading.detections], "numbers": [n.to_json() for n in reading.numbers],
-                "fps": fps, "ms": ms,
-            }) + "\n")
+                "fps": fps, "ms": ms}
+        if self.options.json_lines:
+            self.out.write(json.dumps(line) + "\n")
             self.out.flush()
+        if self.mqtt:
+            self.mqtt.publish(line)
         if not (self.server or self.options.record or self.options.show):
             return
         view = annotate(frame, reading.detections, reading.numbers)
         if self.server:
-            self.server.publish(view)
+            self.server.publish(view, line)
         if self.options.record:
             self._record(view)
         if self.options.show:
@@ -75,7 +81,13 @@ class _Outputs:
                 raise EdgeDigitsError(f"cannot write video {self.options.record}")
         self.writer.write(view)
 
+    def state(self, state: str) -> None:
+        if self.server:
+            self.server.set_state(state)
+
     def close(self) -> None:
+        if self.mqtt:
+            self.mqtt.close()
         if self.writer is not None:
             self.writer.release()
         if self.server:
@@ -121,7 +133,7 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
     frames, digits_total, started, backoff = 0, 0, time.perf_counter(), FIRST_BACKOFF
     outputs = None
     try:
-        outputs = _Outputs(options, out, log, source.fps)
+        outputs = _Outputs(options, out, log, source.fps, getattr(classifier, "path", None) and classifier.path.name)
         with _stop_on_signals(stop):
             while not stop.is_set() and (options.max_frames is None or frames < options.max_frames):
                 t0 = time.perf_counter()
@@ -131,7 +143,9 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
                     if not source.live and not frames:
                         raise EdgeDigitsError(f"no frame could be read from {options.source}")
                     if not source.live:
+                        outputs.state("ended")
                         break
+                    outputs.state("lost")
                     backoff = _reconnect(source, backoff, stop, log)
                     continue
                 backoff = FIRST_BACKOFF

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # OpenCV's own warnings would break one-line errors
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # FFmpeg's chatter about streams (AV_LOG_QUIET)
 
 import click
 
@@ -181,10 +182,21 @@ def _roi(value):
               help="One JSON line per frame: digits, numbers, fps and ms per stage (capture, preprocess, infer, total).")
 @click.option("--show", is_flag=True, help="Open a window with the overlay (needs a desktop).")
 @click.option("--serve", metavar="[HOST:]PORT", default=None, callback=lambda ctx, param, v: _address(v),
-              help="Stream an MJPEG preview over HTTP (binds 127.0.0.1 unless a host is given).")
+              help="Serve a live page (the view, the numbers, the last readings, timing), an MJPEG stream, JSON and "
+              "Server-Sent Events over HTTP; binds 127.0.0.1 unless a host is given.")
 @click.option("--token", default=None, metavar="TOKEN",
               help="Access token for --serve (?token=TOKEN). Bound beyond 127.0.0.1 without one, a token is generated "
               "and the URL that carries it is printed.")
+@click.option("--mqtt", "mqtt_host", metavar="HOST[:PORT]", default=None,
+              help="Publish each changed reading as JSON to edgedigits/NAME/state, availability to edgedigits/NAME/status "
+              "(with a last will), and Home Assistant discovery. Needs edgedigits[mqtt].")
+@click.option("--mqtt-name", default="camera", show_default=True, help="NAME in the topics (letters, digits, _ -).")
+@click.option("--mqtt-user", default=None, help="Broker user name.")
+@click.option("--mqtt-password", default=None, envvar="EDGEDIGITS_MQTT_PASSWORD",
+              help="Broker password [default: $EDGEDIGITS_MQTT_PASSWORD].")
+@click.option("--mqtt-tls", is_flag=True, help="Connect with TLS (port 8883 unless given).")
+@click.option("--mqtt-cafile", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="CA certificate for --mqtt-tls [default: the system's].")
 @click.option("--record", type=click.Path(dir_okay=False), default=None, help="Write the annotated video (.mp4).")
 @click.option("--roi", callback=lambda ctx, param, v: _roi(v), default=None, metavar="X,Y,W,H",
               help="Only look inside this rectangle (pixels).")
@@ -194,17 +206,27 @@ def _roi(value):
               help="Vote each digit's label over its last N frames (1 = off).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
-def camera(source, model, as_json, show, serve, token, record, roi, max_fps, max_frames, smooth, min_confidence,
-           threads):
+def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqtt_user, mqtt_password, mqtt_tls,
+           mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
     The end of a file exits 0 with a summary (frames, mean fps, digits per frame).
     """
     from edgedigits.camera import CameraOptions, run
+    from edgedigits.mqtt import MqttOptions, check_name, parse_address
+
+    mqtt = None
+    if mqtt_host:
+        try:
+            host, port = parse_address(mqtt_host, mqtt_tls)
+            mqtt = MqttOptions(host, port, check_name(mqtt_name), mqtt_user, mqtt_password, mqtt_tls, mqtt_cafile)
+        except EdgeDigitsError as exc:
+            raise click.BadParameter(str(exc)) from None
 
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
-                            max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence)
+                            max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
+                            mqtt=mqtt)
     run(options, _load_model(model, threads))
 
 
@@ -390,12 +412,12 @@ def _terminated(signum, frame):
     raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporary files are removed on the way out
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     import signal
 
     signal.signal(signal.SIGTERM, _terminated)
     try:
-        cli.main(prog_name="edgedigits", standalone_mode=False)
+        cli.main(args=argv, prog_name="edgedigits", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)

@@ -16,12 +16,22 @@ if not err.is_terminal:  # logs and CI: wide enough for the tables, no wrapping 
 
 @contextlib.contextmanager
 def progress_bar(label: str, total: float | None, unit: str = "") -> Iterator:
-    """Yield ``advance(n)``; shows bytes for unit="B", else a counter."""
+    """Yield ``advance(n=1, note="")``; shows bytes for unit="B", else a counter. Where stderr is not a terminal
+    (logs, CI, a pipe) the bar cannot draw, so each advance that carries a ``note`` prints one line instead."""
     counter = DownloadColumn() if unit == "B" else MofNCompleteColumn()
     columns = (TextColumn("{task.description}"), BarColumn(), counter, TimeRemainingColumn())
     with Progress(*columns, console=err, transient=not err.is_terminal) as progress:
         task = progress.add_task(label, total=total)
-        yield lambda n=1: progress.advance(task, n)
+        done = [0]
+
+        def advance(n=1, note: str = ""):
+            progress.advance(task, n)
+            done[0] += n
+            if note and not err.is_terminal:
+                err.print(f"{label} {done[0]}/{total if total is not None else '?'}: {note}", markup=False,
+                          highlight=False)
+
+        yield advance
 
 
 def table(title: str, headers: Sequence[str], rows: Sequence[Sequence], console: Console = err,

@@ -170,7 +170,7 @@ def doctor(root: Path = Path("/")) -> Report:
         report.problem("32-bit OS: ai-edge-litert has no armv7l wheels",
                        "pip install tflite-runtime 'numpy<2' (or use the .onnx model where onnxruntime has a wheel)")
 
-    device = [b for b in BACKENDS.values() if b.extra == "runtime"]  # the backends a device installs
+    device = [b for b in BACKENDS.values() if b.extra != "train"]  # the backends a device installs
     runtimes = [f"{b.package} {environment.version(b.package) or ('present' if b.installed() else 'missing')}"
                 for b in device]
     cv2 = environment.version("opencv-python-headless") or environment.version("opencv-python")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import sys
 
 from edgedigits.errors import EdgeDigitsError
@@ -37,6 +38,64 @@ def silenced_native_output():
             os.close(copy)
 
 
+# What TensorFlow's native code logs on a machine without a GPU, and on every tf.data map: noise, not warnings.
+NATIVE_NOISE = re.compile(rb"cuInit|cuda drivers|cudart_stub|Unable to register cu|computation placer|"
+                          rb"NodeDef mentions attribute|All log messages before absl::InitializeLog|oneDNN custom "
+                          rb"operations|TensorFlow binary is optimized|TF-TRT Warning|rebuild TensorFlow")
+_LOG_PREFIX = re.compile(rb"^([EWIF]\d{4} |WARNING: All log)")
+_filter_thread = None
+
+
+def _pump(read_fd: int, out_fd: int) -> None:
+    """Copy ``read_fd`` to ``out_fd`` as it comes, holding back only a native log line until it is whole, and
+    dropping those that match ``NATIVE_NOISE``."""
+    pending = b""
+    while True:
+        chunk = os.read(read_fd, 65536)
+        if not chunk:
+            break
+        pending += chunk
+        while pending:
+            if _LOG_PREFIX.match(pending) or (len(pending) < 16 and _LOG_PREFIX.match(pending + b"0000 ")):
+                line, newline, rest = pending.partition(b"\n")
+                if not newline:
+                    break  # a log line still coming
+                if not NATIVE_NOISE.search(line):
+                    os.write(out_fd, line + newline)
+                pending = rest
+            else:
+                cut = pending.find(b"\n") + 1 or len(pending)
+                os.write(out_fd, pending[:cut])
+                pending = pending[cut:]
+    if pending:
+        os.write(out_fd, pending)
+
+
+def quiet_native_stderr() -> None:
+    """From now on, fd 2 passes through a filter that drops TensorFlow's known native noise (``NATIVE_NOISE``)
+    and keeps everything else, real warnings and errors included. Flushed and undone at exit."""
+    global _filter_thread
+    if _filter_thread is not None:
+        return
+    import atexit
+    import threading
+
+    sys.stderr.flush()
+    read_fd, write_fd = os.pipe()
+    original = os.dup(2)
+    os.dup2(write_fd, 2)
+    os.close(write_fd)
+    _filter_thread = threading.Thread(target=_pump, args=(read_fd, original), daemon=True, name="stderr-filter")
+    _filter_thread.start()
+
+    def restore():
+        sys.stderr.flush()
+        os.dup2(original, 2)  # the pipe's last writer closes: the pump drains and ends
+        _filter_thread.join(timeout=5)
+
+    atexit.register(restore)
+
+
 def tensorflow():
     """Import TensorFlow quietly (training and export only; the runtime never calls this)."""
     if "tensorflow" in sys.modules:
@@ -45,6 +104,7 @@ def tensorflow():
     with silenced_native_output():
         tf = require("tensorflow", "train")
     tf.get_logger().setLevel("ERROR")
+    quiet_native_stderr()
     return tf
 
 

@@ -103,7 +103,7 @@ def _rename_output(graph, old: str, new: str) -> str:
 
 
 def export_onnx_int8(fp32_path: Path, path: Path, calib: np.ndarray) -> None:
-    quantization = require("onnxruntime.quantization", "runtime")
+    quantization = require("onnxruntime.quantization", "train")
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     class Reader(quantization.CalibrationDataReader):
@@ -241,6 +241,7 @@ def export(
     started = time.time()
     model_path = Path(model_path)
     keras_model = registry.load_keras(model_path)
+    runtime.check_contract(model_path, keras_model.inputs, keras_model.outputs)
     graph = static_flatten(keras_model)
     out = Path(out) if out else model_path.parent
     stem = stem or model_path.name.removesuffix(".keras")
@@ -276,7 +277,7 @@ def export(
         for name in wanted:
             rows.append(_export_one(FORMATS[name], graph, out, stem, calib, images, labels, reference,
                                     min_agreement, manifest))
-            advance()
+            advance(note=f"{name} {rows[-1][1]}")
 
     if "micro" in formats:
         int8 = next((a for a in manifest["artifacts"] if a["format"] == "tflite-int8"), None)

@@ -11,15 +11,19 @@ from edgedigits.errors import EdgeDigitsError
 from edgedigits.sources import MAX_PIXELS
 
 
-def annotated_paths(files: list[Path], out: Path) -> list[Path]:
-    """Where each file's annotated copy goes: its path as given, mirrored under ``out`` (an absolute path
-    without its root), so same-named images of different folders never overwrite each other. Refuses a
-    layout that would write over an input."""
-    targets = [out / (f.relative_to(f.anchor) if f.is_absolute() else f) for f in files]
+def annotated_paths(files: list[Path], names: list[Path], out: Path) -> list[Path]:
+    """Where each file's annotated copy goes: ``out`` / its path inside the folder it was found in (its name,
+    for a file given directly), so same-named images of different subfolders never overwrite each other.
+    Refuses a layout that would write two copies to one place, or a copy over an input."""
+    targets = [out / name for name in names]
     inputs = {f.resolve() for f in files}
-    clash = next((t for t in targets if t.resolve() in inputs), None)
-    if clash is not None:
-        raise EdgeDigitsError(f"--annotate {out} would write over the input {clash}; choose another folder")
+    seen: dict[Path, Path] = {}
+    for source, target in zip(files, targets):
+        if target.resolve() in inputs:
+            raise EdgeDigitsError(f"--annotate {out} would write over the input {target}; choose another folder")
+        if target.resolve() in seen:
+            raise EdgeDigitsError(f"--annotate: {seen[target.resolve()]} and {source} would both be written to {target}")
+        seen[target.resolve()] = source
     return targets
 
 
@@ -46,15 +50,18 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
         else:
             warn(f"error: {exc}")
 
-    files, bad_args = [], 0
-    for path in paths:  # a missing path or an empty folder is one failure; the other arguments still run
+    files, names, bad_args = [], [], 0
+    for path in map(Path, paths):  # a missing path or an empty folder is one failure; the other arguments still run
         try:
-            files += image_files([path])
+            found = image_files([path])
         except EdgeDigitsError as exc:
             bad_args += 1
             fail(path, exc)
+            continue
+        files += found
+        names += [f.relative_to(path) if path.is_dir() else Path(f.name) for f in found]
     failed = bad_args
-    targets = annotated_paths(files, annotate_dir) if annotate_dir else [None] * len(files)
+    targets = annotated_paths(files, names, annotate_dir) if annotate_dir else [None] * len(files)
     for path, target in zip(files, targets):
         try:
             frame = read_image(path, max_pixels=max_pixels, strict=strict, warn=warn)

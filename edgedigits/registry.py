@@ -81,12 +81,12 @@ def _declared_params(config) -> int:
         size = inner.get("filters") or inner.get("units") or 0
         if kind.endswith(("Conv1D", "Conv2D", "Conv3D")) and isinstance(size, int):
             kernel = inner.get("kernel_size", 1)
-            total += size * (math.prod(kernel) if isinstance(kernel, list | tuple) else int(kernel))
+            total += size * (math.prod(kernel) if isinstance(kernel, (list, tuple)) else int(kernel))
         elif kind == "Dense" and isinstance(size, int):
             total += size
         elif kind == "Embedding":
             total += int(inner.get("input_dim", 0)) * int(inner.get("output_dim", 0))
-        total += sum(_declared_params(v) for v in config.values() if isinstance(v, dict | list))
+        total += sum(_declared_params(v) for v in config.values() if isinstance(v, (dict, list)))
     elif isinstance(config, list):
         total += sum(_declared_params(v) for v in config)
     return total

@@ -37,6 +37,13 @@ def _check_io(path: Path, n_inputs: int, in_shape, float_input: bool, n_outputs:
         raise EdgeDigitsError(f"{path} is not a digit classifier: its output has shape {out_shape}, not (N, classes)")
 
 
+def check_contract(path: Path, inputs, outputs) -> int:
+    """A Keras model's inputs and outputs against the digit classifier's contract; returns its class count."""
+    _check_io(path, len(inputs), inputs[0].shape if inputs else None,
+              bool(inputs) and str(inputs[0].dtype) == "float32", len(outputs), outputs[0].shape if outputs else None)
+    return _check_classes(path, outputs[0].shape[-1])
+
+
 def _check_classes(path: Path, classes) -> int:
     """The model's class count, when it is one a digit classifier has."""
     if classes not in CLASS_COUNTS:
@@ -183,10 +190,7 @@ class KerasClassifier(Classifier):
                 pass
         self.path = path
         self.model = load_keras(path)
-        inputs, outputs = self.model.inputs, self.model.outputs
-        _check_io(path, len(inputs), inputs[0].shape, str(inputs[0].dtype) == "float32", len(outputs),
-                  outputs[0].shape if outputs else None)
-        self.classes = _check_classes(path, outputs[0].shape[-1])
+        self.classes = check_contract(path, self.model.inputs, self.model.outputs)
         # A compiled call: Model.predict adds milliseconds of per-call overhead that would swamp batch-1 timings.
         self._call = tf.function(lambda x: self.model(x, training=False), reduce_retracing=True)
 

@@ -55,3 +55,22 @@ def exported(tiny_run, tmp_path_factory):
     manifest = export(tiny_run[0], parse_formats("all"), out=out, verify_samples=1000, min_agreement=0.95,
                       data=DATA, calib_n=200)
     return out, manifest
+
+
+@pytest.fixture(scope="session")
+def number_frame(mnist, tmp_path_factory):
+    """A generated frame of four MNIST digits that the default model reads right: (its path, the number)."""
+    import cv2
+
+    from edgedigits import runtime, scenes
+    from edgedigits.pipeline import read_frame
+    from edgedigits.vision import reading
+
+    clf = runtime.load(runtime.default_model())
+    for seed in range(50):
+        scene = scenes.make_scene(np.random.default_rng(seed), mnist.test.images, mnist.test.labels, n=4)
+        if len(scene.numbers) == 1 and reading(read_frame(scene.image, clf).numbers) == scene.numbers[0]:
+            path = tmp_path_factory.mktemp("number_frame") / "frame.png"
+            cv2.imwrite(str(path), scene.image)
+            return path, scene.numbers[0]
+    pytest.fail("no generated frame of one number was read right in 50 tries")

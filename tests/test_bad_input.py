@@ -230,12 +230,15 @@ def test_annotate_mirrors_paths_and_never_overwrites_an_input(tmp_path):
         _page(tmp_path / "photos" / sub / "same.png", text="1" if sub == "one" else "7")
     proc = run_cli("predict", "photos", "--annotate", "out", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    one, two = (cv2.imread(str(tmp_path / "out" / "photos" / sub / "same.png")) for sub in ("one", "two"))
+    one, two = (cv2.imread(str(tmp_path / "out" / sub / "same.png")) for sub in ("one", "two"))
     assert one is not None and two is not None and not np.array_equal(one, two)
     before = (tmp_path / "photos" / "one" / "same.png").read_bytes()
-    proc = run_cli("predict", "photos", "--annotate", ".", cwd=tmp_path)
+    proc = run_cli("predict", "photos", "--annotate", "photos", cwd=tmp_path)
     _one_line_error(proc)
     assert "would write over the input" in proc.stderr
+    proc = run_cli("predict", "photos/one/same.png", "photos/two/same.png", "--annotate", "out2", cwd=tmp_path)
+    _one_line_error(proc)
+    assert "would both be written to" in proc.stderr and not (tmp_path / "out2").exists()
     assert (tmp_path / "photos" / "one" / "same.png").read_bytes() == before
 
 
@@ -276,7 +279,7 @@ def test_a_failed_download_leaves_no_temp_folder(tmp_path, monkeypatch):
     assert not list(tmp_path.glob("edgedigits-hub-*"))
 
 
-# ---------------------------------------------------------------- the preview server
+# ---------------------------------------------------------------- the live server
 
 
 def _status(url, method="GET"):
@@ -288,36 +291,39 @@ def _status(url, method="GET"):
         return exc.code
 
 
-def test_preview_answers_head_404_and_bounds_its_clients():
+def test_live_server_answers_head_404_and_bounds_its_clients():
     import socket
 
-    from edgedigits import preview
+    from edgedigits import live
 
-    server = preview.MjpegServer("127.0.0.1:0")
+    server = live.LiveServer("127.0.0.1:0")
     try:
         server.publish(np.zeros((8, 8, 3), np.uint8))
         base = server.url.rstrip("/")
-        assert _status(base + "/", "HEAD") == 200
+        for path in ("/", "/stream.mjpg", "/frame.jpg", "/api/latest", "/api/events", "/healthz"):
+            assert _status(base + path, "HEAD") == 200, path
         assert _status(base + "/nothing-here") == 404
         host, port = server.httpd.server_address[:2]
         streams = []
-        for _ in range(preview.MAX_CLIENTS):  # every slot taken by a stream that is never read
+        for _ in range(live.MAX_STREAMS):  # every slot taken by a stream that is never read
             sock = socket.create_connection((host, port), timeout=10)
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.sendall(b"GET /stream.mjpg HTTP/1.1\r\nHost: x\r\n\r\n")
             assert sock.recv(12).startswith(b"HTTP/1.")
             streams.append(sock)
-        assert _status(base + "/") == 503
-        assert threading.active_count() < 4 * preview.MAX_CLIENTS
+        assert _status(base + "/stream.mjpg") == 503
+        for _ in range(200):  # the loop publishing frames never waits for them
+            server.publish(np.zeros((8, 8, 3), np.uint8), {"numbers": [], "fps": 1.0, "ms": {}})
+        assert threading.active_count() < 4 * live.MAX_STREAMS
         for sock in streams:
             sock.close()
     finally:
         server.close()
 
 
-def test_preview_beyond_loopback_needs_a_token():
-    from edgedigits import preview
+def test_live_server_beyond_loopback_needs_a_token():
+    from edgedigits import live
 
-    server = preview.MjpegServer("0.0.0.0:0")
+    server = live.LiveServer("0.0.0.0:0")
     try:
         server.publish(np.zeros((8, 8, 3), np.uint8))
         port = server.httpd.server_address[1]
@@ -325,5 +331,6 @@ def test_preview_beyond_loopback_needs_a_token():
         assert _status(f"http://127.0.0.1:{port}/", "HEAD") == 401
         assert _status(f"http://127.0.0.1:{port}/?token=wrong", "HEAD") == 401
         assert _status(f"http://127.0.0.1:{port}/?token={server.token}", "HEAD") == 200
+        assert _status(f"http://127.0.0.1:{port}/healthz") == 200  # health checks need no token
     finally:
         server.close()

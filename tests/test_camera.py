@@ -7,7 +7,7 @@ import pytest
 
 from edgedigits import runtime, scenes
 from edgedigits.camera import CameraOptions, run
-from edgedigits.preview import MjpegServer
+from edgedigits.live import LiveServer
 from edgedigits.sources import Source
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.registry import bundled
@@ -120,11 +120,11 @@ def test_missing_source_and_bad_roi(tmp_path):
 
 
 def test_mjpeg_preview_binds_loopback():
-    server = MjpegServer("0")  # port 0: any free port, host defaults to 127.0.0.1
+    server = LiveServer("0")  # port 0: any free port, host defaults to 127.0.0.1
     try:
         assert server.url.startswith("http://127.0.0.1:")
         server.publish(np.zeros((48, 64, 3), np.uint8))
-        with urllib.request.urlopen(server.url, timeout=10) as resp:
+        with urllib.request.urlopen(server.url + "stream.mjpg", timeout=10) as resp:
             assert resp.headers["Content-Type"].startswith("multipart/x-mixed-replace")
             server.publish(np.full((48, 64, 3), 255, np.uint8))
             chunk = resp.read(200)

@@ -140,6 +140,29 @@ def test_failure_mid_write_leaves_no_partial_file(tiny_run, tmp_path, monkeypatc
 
 
 @pytest.mark.mnist
+def test_an_interrupted_export_leaves_no_partial_file(tiny_run, tmp_path, monkeypatch):
+    """Ctrl-C, or SIGTERM (which the CLI turns into SystemExit), while a converter writes."""
+    def interrupted(model, path, fmt, calib):
+        path.write_bytes(b"TFL3 half a model")
+        raise SystemExit(143)
+
+    monkeypatch.setattr(exp, "export_tflite", interrupted)
+    with pytest.raises(SystemExit):
+        exp.export(tiny_run[0], ["tflite-fp16"], out=tmp_path, verify_samples=200, data=DATA)
+    assert not list(tmp_path.glob(".partial-*"))
+
+
+@pytest.mark.mnist
+def test_a_foreign_keras_model_is_refused_up_front(tmp_path):
+    import keras
+
+    other = keras.Sequential([keras.Input((5,)), keras.layers.Dense(3, activation="softmax")])
+    other.save(tmp_path / "other.keras")
+    with pytest.raises(EdgeDigitsError, match="not a digit classifier"):
+        exp.export(tmp_path / "other.keras", ["tflite"], out=tmp_path / "out", verify_samples=10, data=DATA)
+
+
+@pytest.mark.mnist
 def test_cli_exit_code_and_corrupt_input(tiny_run, tmp_path):
     proc = run_cli("export", tiny_run[0], "--formats", "tflite", "--out", tmp_path, "--verify-samples", "300",
                    "--min-agreement", "100.0")

@@ -39,7 +39,7 @@ def test_shipped_model_has_no_optimizer_state(tiny_run):
 
     model = keras.models.load_model(tiny_run[0])
     assert getattr(model, "optimizer", None) is None
-    assert tiny_run[0].stat().st_size < (tiny_run[0].parent / "checkpoint" / "last.keras").stat().st_size / 2
+    assert tiny_run[0].stat().st_size < (tiny_run[0].parent / tiny_run[1]["last"]).stat().st_size / 2
 
 
 @pytest.mark.mnist

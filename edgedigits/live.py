@@ -211,43 +211,48 @@ def _handler(server: LiveServer):
             self.end_headers()
             self.close_connection = True
 
-        def _stream(self, head: bool):
+        def _bounded(self, head: bool, kind: str, slots, limit: str, body) -> None:
+            """A long response (a stream) of ``kind`` from ``body()``, in one of ``slots``; 503 when all are taken."""
             if head:
-                self._open_stream("multipart/x-mixed-replace; boundary=frame")
+                self._open_stream(kind)
                 return
-            if not server.streams.acquire(blocking=False):
-                self._json(503, {"error": f"at most {MAX_STREAMS} viewers at once"})
+            if not slots.acquire(blocking=False):
+                self._json(503, {"error": limit})
                 return
             try:
-                self._open_stream("multipart/x-mixed-replace; boundary=frame")
-                sent, next_at = -1, 0.0
-                while not server.closed:
-                    with server.cond:  # the latest frame at once, then each new one
-                        server.cond.wait_for(lambda: server._count != sent or server.closed, timeout=5)
-                    jpeg, count = server.jpeg()
-                    if count == sent or not jpeg:
-                        continue
-                    time.sleep(max(0.0, next_at - time.monotonic()))  # at most MAX_CLIENT_FPS to this viewer
-                    next_at = time.monotonic() + 1.0 / MAX_CLIENT_FPS
-                    self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
-                                     + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
-                    sent = count
+                self._open_stream(kind)
+                body()
             except OSError:  # gone, reset, or stopped reading for IDLE_TIMEOUT
                 return
             finally:
-                server.streams.release()
+                slots.release()
+
+        def _stream(self, head: bool):
+            self._bounded(head, "multipart/x-mixed-replace; boundary=frame", server.streams,
+                          f"at most {MAX_STREAMS} viewers at once", self._frames)
+
+        def _frames(self):
+            sent, next_at = -1, 0.0
+            while not server.closed:
+                with server.cond:  # the latest frame at once, then each new one
+                    server.cond.wait_for(lambda: server._count != sent or server.closed, timeout=5)
+                jpeg, count = server.jpeg()
+                if count == sent or not jpeg:
+                    continue
+                time.sleep(max(0.0, next_at - time.monotonic()))  # at most MAX_CLIENT_FPS to this viewer
+                next_at = time.monotonic() + 1.0 / MAX_CLIENT_FPS
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                sent = count
 
         def _events(self, head: bool):
-            if head:
-                self._open_stream("text/event-stream")
-                return
-            if not server.event_slots.acquire(blocking=False):
-                self._json(503, {"error": f"at most {MAX_EVENT_CLIENTS} event clients at once"})
-                return
+            self._bounded(head, "text/event-stream", server.event_slots,
+                          f"at most {MAX_EVENT_CLIENTS} event clients at once", self._event_stream)
+
+        def _event_stream(self):
             mine: queue.Queue = queue.Queue(maxsize=QUEUE)
             server.clients.add(mine)
             try:
-                self._open_stream("text/event-stream")
                 self.wfile.write(f"event: state\ndata: {json.dumps({'state': server.state})}\n\n".encode())
                 while mine in server.clients:
                     try:
@@ -255,10 +260,7 @@ def _handler(server: LiveServer):
                     except queue.Empty:
                         self.wfile.write(b": keep-alive\n\n")  # a dead client shows up as a failed write
                     self.wfile.flush()
-            except OSError:
-                return
             finally:
                 server.clients.discard(mine)
-                server.event_slots.release()
 
     return Handler

@@ -80,17 +80,22 @@ def _epochs_done(out):
         return 0
 
 
+def _kill_after_first_epoch(args, out):
+    """Start a training run and SIGKILL it (with its workers) once its first epoch is committed."""
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 300
+    while _epochs_done(out) < 1 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
 @pytest.mark.mnist
 def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
     out = tmp_path / "run"
     args = [sys.executable, "-m", "edgedigits", "train", "--arch", "micro", "--epochs", "3", "--limit", "3000",
             "--batch-size", "32", "--distribute", "none", "--out", str(out)]
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while _epochs_done(out) < 1 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.2)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
+    _kill_after_first_epoch(args, out)
     done = _epochs_done(out)
     assert 1 <= done < 3, f"the run should have been killed mid-way, state says epoch {done}"
     before = json.loads((out / "state.json").read_text())["history"]
@@ -103,15 +108,6 @@ def test_resume_after_kill_continues_from_saved_epoch(tmp_path):
     assert len(history["loss"]) == 3
     assert history["loss"][:done] == before["loss"][:done]  # nothing recomputed, nothing lost
     assert (out / "metrics.json").exists()
-
-
-def _kill_after_first_epoch(args, out):
-    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 300
-    while _epochs_done(out) < 1 and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
 
 
 @pytest.mark.mnist

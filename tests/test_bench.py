@@ -89,6 +89,7 @@ def test_min_accuracy_exit_codes(tmp_path, floor, code):
                    "--min-time", "0", "--samples", "1000", "--min-accuracy", floor, "--out", tmp_path)
     assert proc.returncode == code, proc.stderr[-1500:]
     assert (tmp_path / "bench.json").exists()
+    assert "benchmark 1/1: tflite-int8 ai-edge-litert 1t:" in proc.stderr  # a progress line, stderr being a pipe
     if code:
         assert "below --min-accuracy 100.0%" in proc.stderr.strip().splitlines()[-1]
 

@@ -211,7 +211,8 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
-    The end of a file exits 0 with a summary (frames, mean fps, digits per frame).
+    The end of a file exits 0 with a summary (frames, mean fps, digits per frame); a file or folder with no
+    readable frame exits 1.
     """
     from edgedigits.camera import CameraOptions, run
     from edgedigits.mqtt import MqttOptions, check_name, parse_address

@@ -68,16 +68,17 @@ def score(read: str, label: str) -> dict:
 
 def evaluate(classifier, root: Path, progress=None) -> tuple[list[dict], dict]:
     """Read every photo of the set; returns per-image results and per-kind summaries."""
-    import cv2
-
+    from edgedigits.errors import EdgeDigitsError
     from edgedigits.pipeline import read_frame
+    from edgedigits.sources import read_image
     from edgedigits.vision import reading
 
     results = []
     for photo in load_index(root):
-        frame = cv2.imread(str(root / photo.file), cv2.IMREAD_COLOR)  # applies the EXIF orientation
-        if frame is None:
-            results.append({"file": photo.file, "kind": photo.kind, "label": photo.label, "error": "unreadable"})
+        try:
+            frame = read_image(root / photo.file)  # as predict reads it (EXIF orientation applied)
+        except EdgeDigitsError as exc:
+            results.append({"file": photo.file, "kind": photo.kind, "label": photo.label, "error": str(exc)})
             continue
         detections, numbers, _ = read_frame(frame, classifier)
         read = reading(numbers)

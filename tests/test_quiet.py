@@ -38,3 +38,19 @@ def test_commands_that_load_tensorflow_print_no_noise():
         return
     assert proc.returncode == 0, proc.stderr[-1500:]
     assert "accuracy" in proc.stderr and not NOISE.search(proc.stderr), proc.stderr[-1500:]
+
+
+def test_without_rich_the_output_is_plain_text(monkeypatch, capsys):
+    """The lean [runtime] install has no rich: tables become aligned columns, progress becomes lines, markup goes."""
+    from edgedigits import console
+
+    monkeypatch.setattr(console, "Console", None)
+    monkeypatch.setattr(console, "err", console.PlainConsole())
+    console.table("results", ["format", "accuracy %"], [["tflite-int8", "99.50"], ["onnx", "99.5"]])
+    with console.progress_bar("benchmark", total=2) as advance:
+        advance(note="tflite-int8: ok")
+        advance(note="onnx: ok")
+    console.err.print("[yellow]camera dropped; box [1, 11][/]")
+    assert capsys.readouterr().err.splitlines() == [
+        "results", "format       accuracy %", "tflite-int8       99.50", "onnx               99.5",
+        "benchmark 1/2: tflite-int8: ok", "benchmark 2/2: onnx: ok", "camera dropped; box [1, 11]"]

@@ -192,6 +192,7 @@ def build_wheel(out: Path) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     for old in out.glob("edgedigits-*.whl"):
         old.unlink()
+    shutil.rmtree(ROOT / "build", ignore_errors=True)  # setuptools would add stale files left in build/lib
     sh([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(ROOT)],
        stdout=subprocess.DEVNULL)
     return next(out.glob("edgedigits-*.whl"))

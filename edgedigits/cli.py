@@ -15,7 +15,7 @@ from edgedigits import __version__
 from edgedigits.deps import keras_backend, require
 from edgedigits.backends import BACKENDS
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.registry import ARCHS
+from edgedigits.registry import ARCHS, RECIPES
 from edgedigits.sources import MAX_PIXELS
 
 DATA_HELP = "MNIST location: an IDX directory, mnist.npz or Kaggle train.csv [default: $EDGEDIGITS_DATA, cache, download]"
@@ -37,7 +37,7 @@ def cli():
 @click.option("--arch", type=click.Choice(list(ARCHS)), default="seed", show_default=True,
               help="Architecture from the model registry: seed (the Kaggle CNN, 10 classes), camera (the seed "
               "body with an 11th class, not a digit), micro (11 classes, for microcontrollers).")
-@click.option("--recipe", type=click.Choice(["seed", "camera"]), default=None,
+@click.option("--recipe", type=click.Choice(RECIPES), default=None,
               help="seed: the Kaggle kernel's rotation/zoom/shift. camera: that plus stroke width, elastic "
               "distortion, blur/noise/JPEG, crop jitter and generated not-a-digit crops "
               "[default: the architecture's own: seed for seed, camera for camera and micro].")
@@ -152,13 +152,16 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
 
 
 def _address(value):
-    """[HOST:]PORT, with a port a socket can bind (0 picks a free one)."""
+    """[HOST:]PORT, checked as the live server will read it (0 picks a free port)."""
     if value is None:
         return None
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or int(port) > 65535:
-        raise click.BadParameter(f"use [HOST:]PORT with a port from 0 to 65535, got {value!r}")
-    return f"{host or '127.0.0.1'}:{int(port)}"
+    from edgedigits.live import parse_address
+
+    try:
+        host, port = parse_address(value)
+    except EdgeDigitsError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return f"{host}:{port}"
 
 
 def _roi(value):

@@ -202,11 +202,11 @@ def doctor(root: Path = Path("/")) -> Report:
     except KeyError:
         pass
 
-    models = []
+    models, default_model = [], runtime.default_model()
     for path in sorted(BUNDLED_DIR.glob("*.tflite")) + sorted(BUNDLED_DIR.glob("*.onnx")):
         try:
             clf = runtime.load(path)
-            default = ", the default" if path == runtime.default_model() else ""
+            default = ", the default" if path == default_model else ""
             models.append(f"{path.name} ({path.stat().st_size / 1024:.0f} KB, {clf.classes} classes, loads{default})")
         except EdgeDigitsError as exc:
             models.append(f"{path.name} (does not load)")

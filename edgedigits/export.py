@@ -241,7 +241,7 @@ def export(
     started = time.time()
     model_path = Path(model_path)
     keras_model = registry.load_keras(model_path)
-    runtime.check_contract(model_path, keras_model.inputs, keras_model.outputs)
+    classes = runtime.check_contract(model_path, keras_model.inputs, keras_model.outputs)
     graph = static_flatten(keras_model)
     out = Path(out) if out else model_path.parent
     stem = stem or model_path.name.removesuffix(".keras")
@@ -251,7 +251,6 @@ def export(
 
     ds = mnist.load(data)
     train, test = ds.split("train"), ds.split("test")
-    classes = keras_model.outputs[0].shape[-1]
     calib = calibration_set(train.images, train.labels, calib_n, classes=classes)
     n = len(test) if verify_samples is None else min(verify_samples, len(test))
     images, labels = test.images[:n], test.labels[:n]

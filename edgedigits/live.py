@@ -38,6 +38,14 @@ QUEUE = 64  # events waiting for one client; a client further behind is dropped
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 
 
+def parse_address(value: str) -> tuple[str, int]:
+    """[HOST:]PORT -> (host, port): 127.0.0.1 unless a host is given; port 0 picks a free one."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > MAX_PORT:
+        raise EdgeDigitsError(f"--serve needs [HOST:]PORT with a port from 0 to {MAX_PORT}, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
 def _is_loopback(host: str) -> bool:
     return host in LOOPBACK or host.startswith("127.")
 
@@ -48,10 +56,7 @@ class LiveServer:
     def __init__(self, address: str, token: str | None = None, info: dict | None = None):
         import http.server
 
-        host, _, port = address.rpartition(":")
-        host = host or "127.0.0.1"
-        if not port.isdigit() or int(port) > MAX_PORT:
-            raise EdgeDigitsError(f"--serve needs HOST:PORT or PORT (a port up to {MAX_PORT}), got {address!r}")
+        host, port = parse_address(address)
         self.token = token or (None if _is_loopback(host) else secrets.token_urlsafe(16))
         self.info = dict(info or {})
         self.state, self.latest, self.history = "connecting", None, collections.deque(maxlen=HISTORY)

@@ -123,10 +123,10 @@ class MqttPublisher:
 
     def publish(self, line: dict) -> None:
         """Queue the reading of a camera --json line when it differs from the last one published."""
-        payload = state_payload(line)
-        if self.last is not None and payload["numbers"] == self.last["numbers"]:
+        numbers = [n["text"] for n in line.get("numbers", [])]
+        if self.last is not None and numbers == self.last["numbers"]:
             return
-        self.last = payload
+        payload = self.last = state_payload(line)
         self.client.publish(self.topics["state"], json.dumps(payload), qos=1, retain=True)
 
     def close(self) -> None:

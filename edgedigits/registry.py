@@ -26,6 +26,7 @@ class Arch:
 
 
 ARCHS: dict[str, Arch] = {}
+RECIPES = ("seed", "camera")  # the training recipes (edgedigits.train): the Kaggle kernel's, and camera crops
 
 
 def register(name: str, params: int, recipe: str = "seed", classes: int = DIGITS):

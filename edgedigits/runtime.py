@@ -26,22 +26,23 @@ def _quantize(x: np.ndarray, dtype, scale: float, zero_point: int) -> np.ndarray
     return np.clip(np.round(x / scale) + zero_point, info.min, info.max).astype(dtype)
 
 
-def _check_io(path: Path, n_inputs: int, in_shape, float_input: bool, n_outputs: int, out_shape) -> None:
+def _check_io(path: Path, n_inputs: int, in_shape, float_input: bool, n_outputs: int, out_shape) -> int:
     """The digit classifier's contract, checked at load: one float input of (N, 28, 28, 1), one output of
-    (N, classes)."""
+    (N, classes) with 10 or 11 classes; returns the class count."""
     dims = [d if isinstance(d, int) else None for d in (in_shape or [])]
     if n_inputs != 1 or n_outputs != 1 or len(dims) != 4 or tuple(dims[1:]) != INPUT_SHAPE or not float_input:
         raise EdgeDigitsError(f"{path} is not a digit classifier: it takes {n_inputs} input(s) of shape "
                               f"{list(in_shape or [])}, not one float input of (N, {', '.join(map(str, INPUT_SHAPE))})")
     if out_shape is None or len(out_shape) != 2:
         raise EdgeDigitsError(f"{path} is not a digit classifier: its output has shape {out_shape}, not (N, classes)")
+    return _check_classes(path, out_shape[-1])
 
 
 def check_contract(path: Path, inputs, outputs) -> int:
     """A Keras model's inputs and outputs against the digit classifier's contract; returns its class count."""
-    _check_io(path, len(inputs), inputs[0].shape if inputs else None,
-              bool(inputs) and str(inputs[0].dtype) == "float32", len(outputs), outputs[0].shape if outputs else None)
-    return _check_classes(path, outputs[0].shape[-1])
+    return _check_io(path, len(inputs), inputs[0].shape if inputs else None,
+                     bool(inputs) and str(inputs[0].dtype) == "float32", len(outputs),
+                     outputs[0].shape if outputs else None)
 
 
 def _check_classes(path: Path, classes) -> int:
@@ -107,16 +108,15 @@ class TFLiteClassifier(Classifier):
             raise EdgeDigitsError(f"{path} could not be loaded by {self.backend}: {exc}") from None
         self.path = path
         inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
-        _check_io(path, len(inputs), [int(d) for d in inputs[0]["shape"]] if inputs else None,
-                  bool(inputs) and inputs[0]["dtype"] in (np.float32, np.int8, np.uint8), len(outputs),
-                  [int(d) for d in outputs[0]["shape"]] if outputs else None)
+        self.classes = _check_io(path, len(inputs), [int(d) for d in inputs[0]["shape"]] if inputs else None,
+                                 bool(inputs) and inputs[0]["dtype"] in (np.float32, np.int8, np.uint8), len(outputs),
+                                 [int(d) for d in outputs[0]["shape"]] if outputs else None)
         self._in, self._out = inputs[0], outputs[0]
         if self._in["dtype"] in (np.int8, np.uint8):
             self.input_quantization = tuple(self._in["quantization"])
         if self._out["dtype"] in (np.int8, np.uint8):
             self.output_quantization = tuple(self._out["quantization"])
         self._batch = int(self._in["shape"][0])
-        self.classes = _check_classes(path, self._out["shape"][-1])
 
     def io_details(self) -> dict:
         return {side: _io(t["name"], [int(d) for d in t.get("shape_signature", t["shape"])],
@@ -158,10 +158,10 @@ class OnnxClassifier(Classifier):
             raise EdgeDigitsError(f"{path} is not a valid ONNX model ({str(exc).splitlines()[0]})") from None
         self.path = path
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
-        _check_io(path, len(inputs), [inp.shape for inp in inputs][0], inputs[0].type == "tensor(float)",
-                  len(outputs), outputs[0].shape if outputs else None)
+        self.classes = _check_io(path, len(inputs), inputs[0].shape if inputs else None,
+                                 bool(inputs) and inputs[0].type == "tensor(float)", len(outputs),
+                                 outputs[0].shape if outputs else None)
         self._input = inputs[0].name
-        self.classes = _check_classes(path, outputs[0].shape[-1])
 
     def io_details(self) -> dict:
         return {side: _io(t.name, t.shape, t.type.removeprefix("tensor(").removesuffix(")"))

@@ -27,11 +27,14 @@ from edgedigits.files import atomic_path, write_json
 from edgedigits.preprocess import DIGITS, to_model_input
 
 
+DEFAULT_EPOCHS = 30
+
+
 @dataclass
 class TrainConfig:
     arch: str = "seed"
     recipe: str | None = None  # "seed" or "camera"; None: the architecture's own
-    epochs: int = 30  # DEFAULT_EPOCHS
+    epochs: int = DEFAULT_EPOCHS
     batch_size: int = 86
     lr: float = 1e-3
     seed: int = 42
@@ -43,12 +46,10 @@ class TrainConfig:
     limit: int | None = None  # use only the first N training images (quick runs and tests)
 
 
-DEFAULT_EPOCHS = 30
 STATE = "state.json"
 LAST = "checkpoint/last.keras"  # the names of runs made before per-epoch checkpoints
 LAST_EPOCH = "checkpoint/last-{epoch}.keras"
 BEST_EPOCH = "checkpoint/best-{epoch}.weights.h5"
-RECIPES = ("seed", "camera")
 VAL_EPOCH = 1_000_000  # the camera recipe's validation crops are drawn once, from an epoch no run reaches
 BEST = "checkpoint/best.weights.h5"
 
@@ -167,8 +168,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     if cfg.arch not in registry.ARCHS:
         raise EdgeDigitsError(f"unknown architecture {cfg.arch!r}; choose from {', '.join(registry.ARCHS)}")
     cfg.recipe = cfg.recipe or registry.ARCHS[cfg.arch].recipe
-    if cfg.recipe not in RECIPES:
-        raise EdgeDigitsError(f"unknown recipe {cfg.recipe!r}; choose from {', '.join(RECIPES)}")
+    if cfg.recipe not in registry.RECIPES:
+        raise EdgeDigitsError(f"unknown recipe {cfg.recipe!r}; choose from {', '.join(registry.RECIPES)}")
     if cfg.recipe == "camera" and registry.ARCHS[cfg.arch].classes == DIGITS:
         raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
     if cfg.recipe == "camera" and not cfg.augment:
@@ -303,7 +304,7 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
         started = time.time()
         write_json(out / STATE, state)
         for stale in (out / "checkpoint").iterdir():  # files of earlier epochs, and of an uncommitted one
-            if stale.name not in (Path(state["last"]).name, Path(state["best"]).name):
+            if stale.name not in (Path(state["last"]).name, Path(state.get("best", BEST)).name):
                 stale.unlink(missing_ok=True)
 
 

@@ -57,6 +57,9 @@ def cli():
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory [default: runs/ARCH].")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last completed epoch.")
+@click.option("--init-from", type=str, default=None,
+              help="Fine-tune: start from this model's weights (a .keras file of the same architecture, or a "
+              "bundled one by name) instead of random ones. Use a lower --lr and a new --seed.")
 @click.option("--mixed-precision", is_flag=True, help="float16 compute (GPUs); weights stay float32.")
 @click.option("--distribute", type=click.Choice(["auto", "none", "mirrored", "multiworker"]), default="auto",
               show_default=True,
@@ -64,7 +67,7 @@ def cli():
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
 def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing, no_augment, limit, data, out, resume,
-          mixed_precision, distribute, bundle):
+          init_from, mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
@@ -77,7 +80,7 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
 
     cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
                       augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
-                      distribute=distribute, limit=limit)
+                      distribute=distribute, limit=limit, init_from=init_from)
     run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 

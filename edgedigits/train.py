@@ -44,6 +44,7 @@ class TrainConfig:
     mixed_precision: bool = False
     distribute: str = "auto"
     limit: int | None = None  # use only the first N training images (quick runs and tests)
+    init_from: str | None = None  # fine-tune: start from this .keras model's weights (same architecture)
 
 
 STATE = "state.json"
@@ -174,6 +175,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
     if cfg.recipe == "camera" and not cfg.augment:
         raise EdgeDigitsError("the camera recipe is its augmentation: --no-augment goes with --recipe seed")
+    if cfg.init_from and not init_path(cfg.init_from).is_file():
+        raise EdgeDigitsError(f"--init-from: no model file {cfg.init_from!r} (a .keras file, or camera, seed, micro)")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise EdgeDigitsError("--epochs and --batch-size must be at least 1")
 
@@ -240,8 +243,11 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
                 variable.assign(np.array(value, dtype=variable.dtype))
         else:  # a new run, or one killed before its first epoch ended
             model = compile_model(registry.build(cfg.arch), cfg, steps)
+            if cfg.init_from:
+                model.set_weights(_init_weights(model, cfg))
     if state is None:
-        state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {}}
+        state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {},
+                 **_init_record(cfg.init_from)}
         write_json(state_path, state)
 
     if verbose is None:
@@ -308,6 +314,29 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
                 stale.unlink(missing_ok=True)
 
 
+def init_path(init_from: str) -> Path:
+    """--init-from's model: a .keras file, or a bundled architecture by name."""
+    from edgedigits import registry
+
+    path = Path(init_from)
+    if not path.exists() and init_from in registry.ARCHS:
+        path = registry.bundled(init_from)
+    return path
+
+
+def _init_weights(model, cfg: TrainConfig) -> list:
+    """The weights of ``--init-from``, checked against the model being trained, layer shape by layer shape."""
+    from edgedigits import registry
+
+    path = init_path(cfg.init_from)
+    source = registry.load_keras(path).get_weights()
+    shapes = [w.shape for w in model.get_weights()]
+    if [w.shape for w in source] != shapes:
+        raise EdgeDigitsError(f"--init-from {path}: its weights do not fit the {cfg.arch} architecture "
+                              f"({len(source)} arrays, {len(shapes)} expected, or other shapes)")
+    return source
+
+
 def _seed_states(model) -> list:
     """The dropout layers' random-generator states: model variables that ``model.save`` leaves out."""
     return [v for v in model.variables if v.path.endswith("seed_generator_state")]
@@ -342,6 +371,7 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
             "epochs": state["epoch"],
             "config": state["config"],
             "data": {"source": ds.source, "md5": ds.md5, "official_mnist": ds.verified},
+            **({"init_from": state["init_from"]} if "init_from" in state else {}),
             "versions": environment.library_versions(),
             "command": " ".join(["edgedigits", *argv]),
             "git_commit": environment.git_commit(),
@@ -359,6 +389,16 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
     ]
     table(f"run {out}", ["", ""], rows)
     return metrics
+
+
+def _init_record(init_from: str | None) -> dict:
+    """Which weights a fine-tuned run started from: the file and its SHA-256."""
+    if not init_from:
+        return {}
+    import hashlib
+
+    path = init_path(init_from)
+    return {"init_from": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
 
 
 def run(cfg: TrainConfig, out: Path, argv: list[str], data: str | None = None, resume: bool = False,

@@ -60,6 +60,11 @@ def cli():
 @click.option("--init-from", type=str, default=None,
               help="Fine-tune: start from this model's weights (a .keras file of the same architecture, or a "
               "bundled one by name) instead of random ones. Use a lower --lr and a new --seed.")
+@click.option("--teacher", type=str, default=None,
+              help="Distil (camera recipe): mix a trained model's softened answers into every target, so a small "
+              "model learns from a large one. A .keras file or a bundled name, e.g. --teacher camera.")
+@click.option("--distill", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="The teacher's share of each target; the rest is the true label.")
 @click.option("--mixed-precision", is_flag=True, help="float16 compute (GPUs); weights stay float32.")
 @click.option("--distribute", type=click.Choice(["auto", "none", "mirrored", "multiworker"]), default="auto",
               show_default=True,
@@ -67,7 +72,7 @@ def cli():
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
 def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing, no_augment, limit, data, out, resume,
-          init_from, mixed_precision, distribute, bundle):
+          init_from, teacher, distill, mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
@@ -80,7 +85,8 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
 
     cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
                       augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
-                      distribute=distribute, limit=limit, init_from=init_from)
+                      distribute=distribute, limit=limit, init_from=init_from,
+                      teacher=teacher, distill=distill)
     run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 

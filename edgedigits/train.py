@@ -45,6 +45,8 @@ class TrainConfig:
     distribute: str = "auto"
     limit: int | None = None  # use only the first N training images (quick runs and tests)
     init_from: str | None = None  # fine-tune: start from this .keras model's weights (same architecture)
+    teacher: str | None = None  # distil: a trained model whose softened answers make part of each target
+    distill: float = 0.5  # the teacher's share of each target (the rest is the true label)
 
 
 STATE = "state.json"
@@ -83,6 +85,22 @@ def split_train_val(images, labels, val_split: float, seed: int):
     return (images[train], labels[train]), (images[val], labels[val])
 
 
+TEMPERATURE = 2.0  # softens the teacher's answers, so its view of the runner-up classes carries (Hinton et al., 2015)
+
+
+def soft_targets(cfg: TrainConfig) -> bool:
+    """Whether targets are probability rows (label smoothing, distillation) rather than class indices."""
+    return cfg.label_smoothing > 0 or bool(cfg.teacher)
+
+
+def distilled(y: np.ndarray, teacher_probs: np.ndarray, share: float) -> np.ndarray:
+    """One-hot targets mixed with the teacher's probabilities at ``TEMPERATURE`` (a softmax of logits / T is
+    p ** (1 / T), renormalised)."""
+    soft = np.power(np.clip(teacher_probs.astype(np.float64), 1e-12, 1.0), 1.0 / TEMPERATURE)
+    soft /= soft.sum(axis=1, keepdims=True)
+    return ((1.0 - share) * y + share * soft).astype(np.float32)
+
+
 def targets(labels: np.ndarray, classes: int, onehot: bool) -> np.ndarray:
     """Class indices, or one-hot rows when label smoothing needs them."""
     labels = labels.astype(np.int32)
@@ -96,7 +114,7 @@ def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=Non
 
     images, labels = camera_epoch(x, y, cfg.seed, epoch, executor)
     order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
-    return to_model_input(images[order]), targets(labels[order], classes, cfg.label_smoothing > 0)
+    return to_model_input(images[order]), targets(labels[order], classes, soft_targets(cfg))
 
 
 def epoch_dataset(x, y, epoch: int, cfg: TrainConfig, steps: int):
@@ -133,7 +151,7 @@ def compile_model(model, cfg: TrainConfig, steps_per_epoch: int):
         warmup_target=cfg.lr,
         warmup_steps=warmup,
     )
-    if cfg.label_smoothing:
+    if soft_targets(cfg):
         loss = keras.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing)
     else:
         loss = keras.losses.SparseCategoricalCrossentropy()
@@ -175,8 +193,13 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         raise EdgeDigitsError(f"the camera recipe needs an 11-class architecture (camera, micro), not {cfg.arch}")
     if cfg.recipe == "camera" and not cfg.augment:
         raise EdgeDigitsError("the camera recipe is its augmentation: --no-augment goes with --recipe seed")
-    if cfg.init_from and not init_path(cfg.init_from).is_file():
-        raise EdgeDigitsError(f"--init-from: no model file {cfg.init_from!r} (a .keras file, or camera, seed, micro)")
+    for option, name in (("--init-from", cfg.init_from), ("--teacher", cfg.teacher)):
+        if name and not init_path(name).is_file():
+            raise EdgeDigitsError(f"{option}: no model file {name!r} (a .keras file, or camera, seed, micro)")
+    if cfg.teacher and cfg.recipe != "camera":
+        raise EdgeDigitsError("--teacher goes with the camera recipe (its crops are drawn before each epoch)")
+    if not 0.0 <= cfg.distill <= 1.0:
+        raise EdgeDigitsError(f"--distill must be in [0, 1], got {cfg.distill}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise EdgeDigitsError("--epochs and --batch-size must be at least 1")
 
@@ -219,7 +242,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     if cfg.batch_size < replicas:
         raise EdgeDigitsError(f"--batch-size {cfg.batch_size} is smaller than the {replicas} replicas")
     classes = registry.ARCHS[cfg.arch].classes
-    onehot = cfg.label_smoothing > 0
+    onehot = soft_targets(cfg)
     if cfg.recipe == "camera" and len(x_val):
         x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)
     else:
@@ -247,7 +270,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
                 model.set_weights(_init_weights(model, cfg))
     if state is None:
         state = {"config": asdict(cfg), "epoch": 0, "best_val_accuracy": -1.0, "best_epoch": 0, "history": {},
-                 **_init_record(cfg.init_from)}
+                 **_init_record("init_from", cfg.init_from), **_init_record("teacher", cfg.teacher)}
         write_json(state_path, state)
 
     if verbose is None:
@@ -261,7 +284,8 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if cfg.recipe == "camera" and workers > 1 \
         else None
     with pool or contextlib.nullcontext():
-        _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool)
+        _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
+                _teacher(cfg, classes))
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = registry.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
     model.load_weights(out / state.get("best", BEST))
@@ -272,12 +296,29 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     return out / "model.keras", ds, state
 
 
-def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool):
+def _teacher(cfg: TrainConfig, classes: int):
+    """The --teacher model, which must answer over the same classes."""
+    if not cfg.teacher:
+        return None
+    from edgedigits import registry
+
+    path = init_path(cfg.teacher)
+    teacher = registry.load_keras(path)
+    if teacher.output_shape[-1] != classes:
+        raise EdgeDigitsError(f"--teacher {path} answers over {teacher.output_shape[-1]} classes; "
+                              f"{cfg.arch} has {classes}")
+    return teacher
+
+
+def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
+            teacher=None):
     """Train the remaining epochs, keeping the best weights and a checkpoint after each."""
     for epoch in range(state["epoch"], cfg.epochs):
         err.print(f"epoch {epoch + 1}/{cfg.epochs}")
         if cfg.recipe == "camera":
             x, y = camera_arrays(x_train, y_train, epoch, cfg, classes, pool)
+            if teacher is not None:
+                y = distilled(y, teacher.predict(x, batch_size=512, verbose=0), cfg.distill)
             data = {"x": x, "y": y, "batch_size": cfg.batch_size}
         else:
             data = {"x": epoch_dataset(x_train, y_train, epoch, cfg, steps)}
@@ -371,7 +412,7 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
             "epochs": state["epoch"],
             "config": state["config"],
             "data": {"source": ds.source, "md5": ds.md5, "official_mnist": ds.verified},
-            **({"init_from": state["init_from"]} if "init_from" in state else {}),
+            **{key: state[key] for key in ("init_from", "teacher") if key in state},
             "versions": environment.library_versions(),
             "command": " ".join(["edgedigits", *argv]),
             "git_commit": environment.git_commit(),
@@ -391,14 +432,14 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
     return metrics
 
 
-def _init_record(init_from: str | None) -> dict:
-    """Which weights a fine-tuned run started from: the file and its SHA-256."""
-    if not init_from:
+def _init_record(key: str, name: str | None) -> dict:
+    """Which model a run started from or learned from: the file and its SHA-256, under ``key``."""
+    if not name:
         return {}
     import hashlib
 
-    path = init_path(init_from)
-    return {"init_from": {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
+    path = init_path(name)
+    return {key: {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
 
 
 def run(cfg: TrainConfig, out: Path, argv: list[str], data: str | None = None, resume: bool = False,

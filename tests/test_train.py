@@ -190,3 +190,53 @@ def test_label_smoothing_trains(tmp_path):
     cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=600, distribute="none", label_smoothing=0.1)
     path, _, state = train(cfg, tmp_path, data=DATA, verbose=0)
     assert path.exists() and state["history"]["loss"][0] > 0 and 0 < state["best_val_accuracy"] <= 1
+
+
+@pytest.mark.mnist
+def test_init_from_starts_from_the_given_weights(tmp_path):
+    import hashlib
+
+    import keras
+
+    from edgedigits.registry import bundled
+
+    base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
+    first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
+    tuned = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=4, lr=1e-9,
+                        init_from=str(first))
+    path, _, state = train(tuned, tmp_path / "b", data=DATA, verbose=0)
+    assert state["init_from"]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
+    start = keras.models.load_model(first).layers[1].get_weights()[0]
+    assert np.allclose(keras.models.load_model(path).layers[1].get_weights()[0], start, atol=1e-6)
+    fresh, _, _ = train(TrainConfig(**{**vars(tuned), "init_from": None}), tmp_path / "c", data=DATA, verbose=0)
+    assert not np.allclose(keras.models.load_model(fresh).layers[1].get_weights()[0], start, atol=1e-3)
+    with pytest.raises(EdgeDigitsError, match="do not fit the micro architecture"):
+        train(TrainConfig(**{**vars(tuned), "init_from": str(bundled("camera"))}), tmp_path / "d", data=DATA, verbose=0)
+    with pytest.raises(EdgeDigitsError, match="no model file"):
+        train(TrainConfig(**{**vars(tuned), "init_from": str(tmp_path / "none.keras")}), tmp_path / "e", data=DATA)
+
+
+def test_distilled_targets_mix_the_label_with_the_softened_teacher():
+    from edgedigits.train import TEMPERATURE, distilled
+
+    onehot = np.eye(3, dtype=np.float32)[[0, 2]]
+    teacher = np.array([[0.9, 0.09, 0.01], [0.2, 0.0, 0.8]], np.float32)
+    assert np.allclose(distilled(onehot, teacher, 0.0), onehot)
+    mixed = distilled(onehot, teacher, 0.5)
+    assert np.allclose(mixed.sum(axis=1), 1.0) and (mixed.argmax(axis=1) == [0, 2]).all()
+    soft = distilled(onehot, teacher, 1.0)
+    expected = teacher[0] ** (1 / TEMPERATURE) / (teacher[0] ** (1 / TEMPERATURE)).sum()
+    assert np.allclose(soft[0], expected, atol=1e-6) and soft[0, 1] > teacher[0, 1]  # the runner-up gains
+    assert soft[1, 1] > 0  # a zero probability is clipped, not a NaN
+
+
+@pytest.mark.mnist
+def test_teacher_shapes_the_targets(tmp_path):
+    cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", teacher="micro",
+                      distill=0.7)
+    path, _, state = train(cfg, tmp_path / "a", data=DATA, verbose=0)
+    assert path.is_file() and state["teacher"]["path"].endswith("micro.keras") and state["history"]["loss"][0] > 0
+    with pytest.raises(EdgeDigitsError, match="answers over 10 classes"):
+        train(TrainConfig(**{**vars(cfg), "teacher": "seed"}), tmp_path / "b", data=DATA, verbose=0)
+    with pytest.raises(EdgeDigitsError, match="camera recipe"):
+        train(TrainConfig(arch="seed", epochs=1, limit=100, teacher="camera"), tmp_path / "c", data=DATA)

@@ -43,7 +43,8 @@ JPEG_QUALITY = (25, 85)
 BAR_AT = (0.45, 0.65)  # a 7's bar: its height on the stem (share of the digit's height, from the top)
 BAR_HALF = (0.2, 0.35)  # and its half length (share of the digit's width, at least two strokes wide)
 FLAG_LENGTH = (0.25, 0.45)  # a 1's flag: its length (share of the digit's height)
-FLAG_ANGLE = (20, 55)  # degrees below horizontal, down to the left: a 7's top bar is flatter and longer
+FLAG_GAP = (25, 40)  # degrees between a 1's flag and its stem: an acute angle (a 7's bar meets its stem near 90)
+FLAG_STEM = 75  # only a stem within 15 degrees of upright gets a flag: on a slanted one, a flag draws a 7
 HALF_TRIES = 20
 STILL_A_DIGIT = 0.99  # a piece the Kaggle CNN reads this surely as a digit is not junk (its median: 0.98)
 
@@ -76,10 +77,13 @@ def _continental(img: np.ndarray, label: int, rng) -> np.ndarray:
         x0, half = stem.mean(), max(2 * thick, rng.uniform(*BAR_HALF) * width)
         cv2.line(out, (int(round(x0 - half)), row), (int(round(x0 + half)), row), int(img.max()), thick, cv2.LINE_AA)
     else:
-        x0 = xs[ys == top].mean()
-        if x0 < xs[ys == ys.max()].mean():  # a 1 whose top leans left of its foot: a flag on it reads as a caret
+        x0, foot = xs[ys == top].mean(), xs[ys == ys.max()].mean()
+        # The stem's direction from the leftward horizontal: 90 degrees upright, less leaning right, more leaning
+        # left. The flag leaves the top down to the left, FLAG_GAP off it, so it never lies flat like a 7's bar.
+        stem = np.arctan2(height, x0 - foot)
+        if not np.deg2rad(FLAG_STEM) <= stem <= np.pi / 2:  # slanted right: a 7; leaning left: a caret
             return img
-        length, angle = rng.uniform(*FLAG_LENGTH) * height, np.deg2rad(rng.uniform(*FLAG_ANGLE))
+        length, angle = rng.uniform(*FLAG_LENGTH) * height, stem - np.deg2rad(rng.uniform(*FLAG_GAP))
         end = (int(round(x0 - length * np.cos(angle))), int(round(top + length * np.sin(angle))))
         cv2.line(out, (int(round(x0)), int(top)), end, int(img.max()), thick, cv2.LINE_AA)
     return out

@@ -1,5 +1,6 @@
 """The camera recipe's data: degraded digits and not-a-digit junk, reproducible from (seed, epoch)."""
 
+import cv2
 import numpy as np
 import pytest
 
@@ -81,11 +82,22 @@ def test_continental_forms_add_a_bar_to_7s_and_a_flag_to_1s(digits):
     sevens = x[y == 7][:20]
     barred = [crops._continental(img, 7, rng) for img in sevens]
     assert sum(int((b > 127).sum()) > int((s > 127).sum()) for s, b in zip(sevens, barred)) >= 15
-    ones = x[y == 1][:20]
-    flagged = [crops._continental(img, 1, rng) for img in ones]
-    top_width = [np.ptp(np.nonzero(f[: 14] > 127)[1]) - np.ptp(np.nonzero(o[: 14] > 127)[1])
-                 for o, f in zip(ones, flagged)]
+    ones = x[y == 1][:60]
+    flagged = [(o, f) for o in ones if (f := crops._continental(o, 1, rng)) is not o]
+    assert len(flagged) >= 10  # the near-upright ones
+    top_width = [np.ptp(np.nonzero(f[: 14] > 127)[1]) - np.ptp(np.nonzero(o[: 14] > 127)[1]) for o, f in flagged]
     assert np.median(top_width) >= 3, top_width
+    slanted = np.zeros((28, 28), np.uint8)
+    cv2.line(slanted, (20, 4), (8, 24), 255, 2)  # leaning 31 degrees right: a flag would draw a 7
+    assert crops._continental(slanted, 1, rng) is slanted
+    upright = np.zeros((28, 28), np.uint8)
+    cv2.line(upright, (14, 4), (13, 24), 255, 2)
+    flag = crops._continental(upright, 1, rng)
+    ys, xs = np.nonzero((flag > 127) & (upright == 0))
+    assert len(xs) and xs.min() < 13  # a flag down to the left...
+    angle = np.degrees(np.arctan2(ys.max() - 3, 14 - xs.min()))  # from the stem's top (row 3 at width 2)
+    assert 35 <= angle <= 75, angle  # ...25-40 degrees off the upright stem (47-62 from flat), give or take a
+    # pixel of stroke width at each end; a 7's bar lies within 15 degrees of flat
     other = x[y == 3][0]
     assert crops._continental(other, 3, rng) is other
 

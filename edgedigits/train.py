@@ -102,7 +102,7 @@ def distilled(y: np.ndarray, teacher_probs: np.ndarray, share: float) -> np.ndar
 
 
 def targets(labels: np.ndarray, classes: int, onehot: bool) -> np.ndarray:
-    """Class indices, or one-hot rows when label smoothing needs them."""
+    """Class indices, or one-hot rows when soft targets (label smoothing, distillation) need them."""
     labels = labels.astype(np.int32)
     return np.eye(classes, dtype=np.float32)[labels] if onehot else labels
 
@@ -356,7 +356,7 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
 
 
 def init_path(init_from: str) -> Path:
-    """--init-from's model: a .keras file, or a bundled architecture by name."""
+    """The model that --init-from or --teacher names: a .keras file, or a bundled architecture by name."""
     from edgedigits import registry
 
     path = Path(init_from)

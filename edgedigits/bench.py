@@ -164,7 +164,7 @@ def resolve_models(model: str | None, formats: list[str], cache: Path | None = N
         return found
     keras_file = BUNDLED_DIR / f"{name}.keras"
     cache = cache or Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgedigits" / "exports"
-    from edgedigits.export import sha256
+    from edgedigits.files import sha256
 
     target = cache / f"{name}-{sha256(keras_file)[:12]}" if keras_file.exists() else None
     todo = [fmt for fmt in missing if target is None or not (target / FORMATS[fmt].filename(name)).exists()]

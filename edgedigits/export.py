@@ -7,7 +7,6 @@ the MNIST test set, compared with the Keras model, and only then renamed into pl
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 import warnings
@@ -20,16 +19,12 @@ from edgedigits import environment, runtime
 from edgedigits.console import err, progress_bar, table
 from edgedigits.deps import require, silenced_native_output, tensorflow
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.files import write_json
+from edgedigits.files import sha256, write_json
 from edgedigits.formats import FORMATS, Format
 from edgedigits.preprocess import CONTRACT, DIGITS, INPUT_SHAPE, to_model_input
 
 ONNX_OPSET = 17
 TMP_PREFIX = ".partial-"
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def calibration_set(images: np.ndarray, labels: np.ndarray, n: int = 500, seed: int = 0,

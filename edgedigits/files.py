@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -41,3 +42,8 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
 
 def write_json(path: str | Path, obj) -> None:
     atomic_write(path, json.dumps(obj, indent=2) + "\n")
+
+
+def sha256(path: Path) -> str:
+    """A file's SHA-256, hex."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

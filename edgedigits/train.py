@@ -23,7 +23,7 @@ import numpy as np
 from edgedigits import data as mnist
 from edgedigits.console import err, table
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.files import atomic_path, write_json
+from edgedigits.files import atomic_path, sha256, write_json
 from edgedigits.preprocess import DIGITS, to_model_input
 
 
@@ -436,10 +436,8 @@ def _init_record(key: str, name: str | None) -> dict:
     """Which model a run started from or learned from: the file and its SHA-256, under ``key``."""
     if not name:
         return {}
-    import hashlib
-
     path = init_path(name)
-    return {key: {"path": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest()}}
+    return {key: {"path": str(path), "sha256": sha256(path)}}
 
 
 def run(cfg: TrainConfig, out: Path, argv: list[str], data: str | None = None, resume: bool = False,

@@ -309,15 +309,28 @@ def _chunk(job) -> tuple[np.ndarray, np.ndarray]:
     return digits, _seed_affine(junk(junk_count(len(images)), images, rng)[0], rng)
 
 
+def start_camera_epoch(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int, executor=None):
+    """Start drawing one epoch of the camera recipe; returns a function that waits for it and gives what
+    ``camera_epoch`` gives. With ``executor`` (a process pool) the chunks are drawn while the caller goes on, so
+    a trainer can draw the next epoch while it trains on this one."""
+    jobs = [(images[start : start + CHUNK], labels[start : start + CHUNK], seed, epoch, start // CHUNK)
+            for start in range(0, len(images), CHUNK)]
+    if executor is None:
+        return lambda: _assemble(list(map(_chunk, jobs)), labels)
+    futures = [executor.submit(_chunk, job) for job in jobs]
+    return lambda: _assemble([future.result() for future in futures], labels)
+
+
+def _assemble(parts, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    digits = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    bad = np.concatenate([p[1] for p in parts]) if parts else digits[:0]
+    return (np.concatenate([digits, bad]),
+            np.concatenate([labels.astype(np.int64), np.full(len(bad), NOT_A_DIGIT, np.int64)]))
+
+
 def camera_epoch(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int,
                  executor=None) -> tuple[np.ndarray, np.ndarray]:
     """One epoch of the camera recipe: every digit degraded afresh, then the junk (labelled ``NOT_A_DIGIT``).
     A pure function of (seed, epoch), so a resumed run sees the same data; ``executor`` (a process pool)
     shares the work out in chunks of ``CHUNK`` digits."""
-    jobs = [(images[start : start + CHUNK], labels[start : start + CHUNK], seed, epoch, start // CHUNK)
-            for start in range(0, len(images), CHUNK)]
-    parts = list(executor.map(_chunk, jobs) if executor else map(_chunk, jobs))
-    digits = np.concatenate([p[0] for p in parts]) if parts else images[:0]
-    bad = np.concatenate([p[1] for p in parts]) if parts else images[:0]
-    return (np.concatenate([digits, bad]),
-            np.concatenate([labels.astype(np.int64), np.full(len(bad), NOT_A_DIGIT, np.int64)]))
+    return start_camera_epoch(images, labels, seed, epoch, executor)()

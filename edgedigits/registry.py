@@ -49,7 +49,7 @@ def load_keras(path: Path):
     """Load a .keras model for inference, with a one-line error for anything that is not one."""
     import zipfile
 
-    from edgedigits.deps import tensorflow
+    from edgedigits.deps import keras_backend
     from edgedigits.errors import EdgeDigitsError
 
     path = Path(path)
@@ -58,7 +58,7 @@ def load_keras(path: Path):
     if not zipfile.is_zipfile(path):
         raise EdgeDigitsError(f"{path} is not a Keras model (.keras files are zip archives)")
     _check_keras_sizes(path)
-    tensorflow()
+    keras_backend()  # TensorFlow, quietly, unless $KERAS_BACKEND names another
     import keras
 
     try:

@@ -108,13 +108,18 @@ def targets(labels: np.ndarray, classes: int, onehot: bool) -> np.ndarray:
 
 
 def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=None):
-    """One epoch of the camera recipe as arrays: its crops (``crops.camera_epoch``, augmentation included)
-    in a seeded order, and their targets."""
-    from edgedigits.crops import camera_epoch
+    """Start one epoch of the camera recipe (``crops.start_camera_epoch``, augmentation included); returns a
+    function that waits for its crops and gives them in a seeded order, with their targets."""
+    from edgedigits.crops import start_camera_epoch
 
-    images, labels = camera_epoch(x, y, cfg.seed, epoch, executor)
-    order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
-    return to_model_input(images[order]), targets(labels[order], classes, soft_targets(cfg))
+    drawn = start_camera_epoch(x, y, cfg.seed, epoch, executor)
+
+    def arrays():
+        images, labels = drawn()
+        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
+        return to_model_input(images[order]), targets(labels[order], classes, soft_targets(cfg))
+
+    return arrays
 
 
 def epoch_dataset(x, y, epoch: int, cfg: TrainConfig, steps: int):
@@ -244,7 +249,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     classes = registry.ARCHS[cfg.arch].classes
     onehot = soft_targets(cfg)
     if cfg.recipe == "camera" and len(x_val):
-        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)
+        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)()
     else:
         x_val, y_val = to_model_input(x_val), targets(y_val, classes, onehot)
     if cfg.recipe != "camera":
@@ -283,7 +288,9 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     workers = os.cpu_count() or 1
     pool = ProcessPoolExecutor(workers, mp_context=get_context("spawn")) if cfg.recipe == "camera" and workers > 1 \
         else None
-    with pool or contextlib.nullcontext():
+    with contextlib.ExitStack() as stack:
+        if pool:  # on the way out, drop the next epoch's crops rather than wait for them
+            stack.callback(pool.shutdown, cancel_futures=True)
         _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
                 _teacher(cfg, classes))
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
@@ -312,11 +319,17 @@ def _teacher(cfg: TrainConfig, classes: int):
 
 def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
             teacher=None):
-    """Train the remaining epochs, keeping the best weights and a checkpoint after each."""
+    """Train the remaining epochs, keeping the best weights and a checkpoint after each. The camera recipe's
+    next epoch is drawn on the pool while this one trains."""
+    def draw(epoch):
+        return camera_arrays(x_train, y_train, epoch, cfg, classes, pool) if epoch < cfg.epochs else None
+
+    upcoming = draw(state["epoch"]) if cfg.recipe == "camera" else None
     for epoch in range(state["epoch"], cfg.epochs):
         err.print(f"epoch {epoch + 1}/{cfg.epochs}")
         if cfg.recipe == "camera":
-            x, y = camera_arrays(x_train, y_train, epoch, cfg, classes, pool)
+            x, y = upcoming()
+            upcoming = draw(epoch + 1)
             if teacher is not None:
                 y = distilled(y, teacher.predict(x, batch_size=512, verbose=0), cfg.distill)
             data = {"x": x, "y": y, "batch_size": cfg.batch_size}

@@ -21,8 +21,11 @@ def test_an_epoch_is_a_pure_function_of_seed_and_epoch(digits, monkeypatch):
     a, la = crops.camera_epoch(x, y, seed=7, epoch=3)
     with ThreadPoolExecutor(2) as pool:  # the same epoch, however the work is shared out
         b, lb = crops.camera_epoch(x, y, seed=7, epoch=3, executor=pool)
+        ahead = crops.start_camera_epoch(x, y, seed=7, epoch=3, executor=pool)  # drawn while the caller goes on
+        d, ld = ahead()
     c, _ = crops.camera_epoch(x, y, seed=7, epoch=4)
     assert np.array_equal(a, b) and np.array_equal(la, lb)
+    assert np.array_equal(a, d) and np.array_equal(la, ld)
     assert not np.array_equal(a, c)
 
 

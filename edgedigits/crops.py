@@ -315,17 +315,16 @@ def start_camera_epoch(images: np.ndarray, labels: np.ndarray, seed: int, epoch:
     a trainer can draw the next epoch while it trains on this one."""
     jobs = [(images[start : start + CHUNK], labels[start : start + CHUNK], seed, epoch, start // CHUNK)
             for start in range(0, len(images), CHUNK)]
-    if executor is None:
-        return lambda: _assemble(list(map(_chunk, jobs)), labels)
-    futures = [executor.submit(_chunk, job) for job in jobs]
-    return lambda: _assemble([future.result() for future in futures], labels)
+    pending = executor.map(_chunk, jobs) if executor else map(_chunk, jobs)  # Executor.map submits every job now
 
+    def drawn() -> tuple[np.ndarray, np.ndarray]:
+        parts = list(pending)
+        digits = np.concatenate([p[0] for p in parts]) if parts else images[:0]
+        bad = np.concatenate([p[1] for p in parts]) if parts else images[:0]
+        return (np.concatenate([digits, bad]),
+                np.concatenate([labels.astype(np.int64), np.full(len(bad), NOT_A_DIGIT, np.int64)]))
 
-def _assemble(parts, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    digits = np.concatenate([p[0] for p in parts]) if parts else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    bad = np.concatenate([p[1] for p in parts]) if parts else digits[:0]
-    return (np.concatenate([digits, bad]),
-            np.concatenate([labels.astype(np.int64), np.full(len(bad), NOT_A_DIGIT, np.int64)]))
+    return drawn
 
 
 def camera_epoch(images: np.ndarray, labels: np.ndarray, seed: int, epoch: int,

@@ -9,6 +9,8 @@ the finder's choices play no part. For every model, side by side:
 - real crops: read right, and wrongly rejected as "not a digit";
 - 100 of them with the box lightly shifted or cut: the same two figures;
 - generated junk (``crops.junk`` on MNIST test digits, a seed training never uses): the share rejected, per kind;
+- 1,000 MNIST test digits with broken strokes (``crops.stroke_gaps``: a pen that skipped, a thin line the
+  threshold broke): read right, and rejected;
 - the 10k MNIST test set: accuracy (a reject counts as wrong) and reject rate.
 
 Writes results/crops.json, crops.md and crops.png (every real crop, its label and each model's answer).
@@ -34,6 +36,7 @@ SHIFT = 0.08  # a variant's box moves up to this share of its size...
 CUT = (0.05, 0.12)  # ...or loses this share of it on one side (the boxes hold a tenth of margin)
 JUNK = 600
 JUNK_SEED = 2026  # training draws from (seed, epoch) with seed 42: never this one
+BROKEN = 1000
 
 
 def variant_box(box, shape, rng) -> list[int]:
@@ -115,7 +118,7 @@ def main() -> int:
     from edgedigits import crops, photos, runtime
     from edgedigits import data as mnist
     from edgedigits.console import markdown_table, progress_bar
-    from edgedigits.preprocess import DIGITS, NOT_A_DIGIT
+    from edgedigits.preprocess import DIGITS, NOT_A_DIGIT, normalize_digit
 
     root = photos.present(args.photos)
     if root is None:
@@ -124,9 +127,12 @@ def main() -> int:
     real, varied = real_crops(root, rng)
     test = mnist.load(args.data).split("test")
     junk, kinds = crops.junk(JUNK, test.images, np.random.default_rng(JUNK_SEED))
+    gaps_rng = np.random.default_rng(JUNK_SEED + 1)
+    broken = np.stack([normalize_digit(crops.stroke_gaps(img, gaps_rng)) for img in test.images[:BROKEN]])
     kinds = np.array(kinds)
     report = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "boxes": BOXES.name,
-              "real": len(real["labels"]), "variants": len(varied["labels"]), "junk": JUNK, "models": []}
+              "real": len(real["labels"]), "variants": len(varied["labels"]), "junk": JUNK,
+              "broken": BROKEN, "models": []}
     rows, answers = [], {}
     names = args.model or MODELS
     with progress_bar("classifying crops and MNIST", total=len(names)) as advance:
@@ -136,6 +142,7 @@ def main() -> int:
             entry = {"model": path.name, "classes": clf.classes, "real": score(clf.predict(real["digits"]),
                                                                                 real["labels"]),
                      "variants": score(clf.predict(varied["digits"]), varied["labels"]),
+                     "broken": score(clf.predict(broken), test.labels[:BROKEN]),
                      "mnist": score(clf.predict_many(test.images), test.labels)}
             answers[path.name] = clf.predict(real["digits"]).argmax(1)
             junk_pred = clf.predict(junk).argmax(1)
@@ -146,19 +153,22 @@ def main() -> int:
             entry["misread"] = [{"file": f, "label": int(lab), "read": int(a)} for f, lab, a in
                                 zip(real["files"], real["labels"], answers[path.name]) if a != lab]
             report["models"].append(entry)
-            r, v, m = entry["real"], entry["variants"], entry["mnist"]
+            r, v, b, m = entry["real"], entry["variants"], entry["broken"], entry["mnist"]
             junk_text = f"{entry['junk_rejected']:.1%}" if "junk_rejected" in entry else "cannot reject"
             rows.append([path.name, f"{r['right']}/{r['n']} ({r['accuracy']:.1%})", f"{r['reject_rate']:.1%}",
-                         f"{v['accuracy']:.1%}", f"{v['reject_rate']:.1%}", junk_text, f"{m['accuracy']:.2%}",
+                         f"{v['accuracy']:.1%}", f"{v['reject_rate']:.1%}", junk_text, f"{b['accuracy']:.1%}",
+                         f"{b['reject_rate']:.1%}", f"{m['accuracy']:.2%}",
                          f"{m['reject_rate']:.2%}"])
             print(f"{path.name}: real {r['right']}/{r['n']}, rejected {r['rejected']}; variants {v['accuracy']:.1%}, "
-                  f"rejected {v['rejected']}; junk rejected {junk_text}; MNIST {m['accuracy']:.2%}", file=sys.stderr)
+                  f"rejected {v['rejected']}; junk rejected {junk_text}; broken strokes {b['accuracy']:.1%}; "
+                  f"MNIST {m['accuracy']:.2%}", file=sys.stderr)
             advance()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "crops.json").write_text(json.dumps(report, indent=1) + "\n")
     sheet(real, answers, args.out / "crops.png")
     header = ["model", "real crops read right", "real rejected", f"{report['variants']} shifted/cut: right",
-              "rejected", f"junk rejected ({JUNK})", "MNIST test", "MNIST rejected"]
+              "rejected", f"junk rejected ({JUNK})", f"{BROKEN} broken strokes: right", "rejected", "MNIST test",
+              "MNIST rejected"]
     by_kind = [[e["model"], *(f"{e['junk_rejected_by_kind'][k]:.1%}" for k in crops.JUNK)]
                for e in report["models"] if "junk_rejected_by_kind" in e]
     lines = [f"# The classifier on real crops ({report['date']})", "",

@@ -62,7 +62,8 @@ def cli():
               "bundled one by name) instead of random ones. Use a lower --lr and a new --seed.")
 @click.option("--teacher", type=str, default=None,
               help="Distil (camera recipe): mix a trained model's softened answers into every target, so a small "
-              "model learns from a large one. A .keras file or a bundled name, e.g. --teacher camera.")
+              "model learns from a large one. A .keras file or a bundled name, e.g. --teacher camera; a "
+              "10-class teacher (--teacher seed) teaches a camera model the digits, and the junk keeps its label.")
 @click.option("--distill", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="The teacher's share of each target; the rest is the true label.")
 @click.option("--mixed-precision", is_flag=True, help="float16 compute (GPUs); weights stay float32.")

@@ -7,6 +7,7 @@ the runtime's do, so the model learns what the runtime will show it:
 - stroke width: drawn at random across what thin pens and markers leave after normalisation;
 - elastic distortion: the small, smooth wobbles of a hand (Simard et al., 2003);
 - crop jitter: a crop cut a little too tight, or holding a neighbour's stroke at its edge;
+- stroke gaps: a pen that skipped, or a thin line the ink threshold broke, leaves a stroke in pieces;
 - continental forms: a bar across the stem of a 7 and a long flag on a 1, as much of Europe and Latin America
   write them (MNIST, written by US clerks and students, holds few of either);
 - image quality: blur, uneven ink, noise and JPEG blocks;
@@ -30,6 +31,7 @@ P_RAW = 0.25  # kept as MNIST normalised them, not through ``normalize_digit`` (
 P_STROKE = 0.4
 P_ELASTIC = 0.3
 P_JITTER = 0.2
+P_GAP = 0.2
 P_BLUR = 0.3
 P_NOISE = 0.2
 P_JPEG = 0.2
@@ -45,6 +47,8 @@ BAR_HALF = (0.2, 0.35)  # and its half length (share of the digit's width, at le
 FLAG_LENGTH = (0.25, 0.45)  # a 1's flag: its length (share of the digit's height)
 FLAG_GAP = (25, 40)  # degrees between a 1's flag and its stem: an acute angle (a 7's bar meets its stem near 90)
 FLAG_STEM = 75  # only a stem within 15 degrees of upright gets a flag: on a slanted one, a flag draws a 7
+GAPS = (1, 2)  # breaks per broken digit
+GAP_RADIUS = (0.55, 0.85)  # a break's radius, in stroke widths: it cuts across the stroke and loses little more
 HALF_TRIES = 20
 STILL_A_DIGIT = 0.99  # a piece the Kaggle CNN reads this surely as a digit is not junk (its median: 0.98)
 
@@ -87,6 +91,21 @@ def _continental(img: np.ndarray, label: int, rng) -> np.ndarray:
         end = (int(round(x0 - length * np.cos(angle))), int(round(top + length * np.sin(angle))))
         cv2.line(out, (int(round(x0)), int(top)), end, int(img.max()), thick, cv2.LINE_AA)
     return out
+
+
+def stroke_gaps(img: np.ndarray, rng) -> np.ndarray:
+    """The digit with one or two breaks across its strokes, each centred on the core of a stroke."""
+    import cv2
+
+    core = np.argwhere(img > 127)
+    if len(core) < 8:
+        return img
+    out = img.copy()
+    width = stroke_width(img > 127)
+    for y, x in core[rng.integers(len(core), size=int(rng.integers(GAPS[0], GAPS[1] + 1)))]:
+        radius = max(1, int(round(rng.uniform(*GAP_RADIUS) * width)))
+        cv2.circle(out, (int(x), int(y)), radius, 0, -1)
+    return out if out.any() else img
 
 
 def _jitter(img: np.ndarray, other: np.ndarray, rng) -> np.ndarray:
@@ -152,17 +171,19 @@ def degrade(images: np.ndarray, rng: np.random.Generator, labels: np.ndarray | N
     with ``labels``, some 7s and 1s are drawn the continental way."""
     out = np.empty_like(images)
     n = len(images)
-    draws = rng.random((n, 8))
+    draws = rng.random((n, 9))
     strokes = rng.uniform(*STROKE_RANGE, n)
     others = rng.integers(0, n, n)
     for i in range(n):
         img = images[i]
-        p_raw, p_stroke, p_elastic, p_jitter, p_blur, p_noise, p_jpeg, p_continental = draws[i]
+        p_raw, p_stroke, p_elastic, p_jitter, p_blur, p_noise, p_jpeg, p_continental, p_gap = draws[i]
         if p_raw >= P_RAW:
             if labels is not None and p_continental < P_CONTINENTAL:
                 img = _continental(img, int(labels[i]), rng)
             if p_elastic < P_ELASTIC:
                 img = _elastic(img, rng)
+            if p_gap < P_GAP:
+                img = stroke_gaps(img, rng)
             if p_jitter < P_JITTER:
                 img = _jitter(img, images[others[i]], rng)
             img = normalize_digit(img, stroke=strokes[i] if p_stroke < P_STROKE else None)

@@ -95,9 +95,14 @@ def soft_targets(cfg: TrainConfig) -> bool:
 
 def distilled(y: np.ndarray, teacher_probs: np.ndarray, share: float) -> np.ndarray:
     """One-hot targets mixed with the teacher's probabilities at ``TEMPERATURE`` (a softmax of logits / T is
-    p ** (1 / T), renormalised)."""
+    p ** (1 / T), renormalised). A 10-class teacher of an 11-class student gives "not a digit" no share of a
+    digit's target, and leaves the junk crops, which it cannot judge, their own label."""
     soft = np.power(np.clip(teacher_probs.astype(np.float64), 1e-12, 1.0), 1.0 / TEMPERATURE)
     soft /= soft.sum(axis=1, keepdims=True)
+    if soft.shape[1] < y.shape[1]:
+        soft = np.pad(soft, ((0, 0), (0, y.shape[1] - soft.shape[1])))
+        junk = y[:, DIGITS:].any(axis=1)
+        soft[junk] = y[junk]
     return ((1.0 - share) * y + share * soft).astype(np.float32)
 
 
@@ -304,14 +309,15 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
 
 
 def _teacher(cfg: TrainConfig, classes: int):
-    """The --teacher model, which must answer over the same classes."""
+    """The --teacher model, which must answer over the same classes, or over the 10 digits alone (the Kaggle
+    CNN teaching a camera model: it teaches the digits, and the junk keeps its label)."""
     if not cfg.teacher:
         return None
     from edgedigits import registry
 
     path = init_path(cfg.teacher)
     teacher = registry.load_keras(path)
-    if teacher.output_shape[-1] != classes:
+    if teacher.output_shape[-1] not in (classes, DIGITS):
         raise EdgeDigitsError(f"--teacher {path} answers over {teacher.output_shape[-1]} classes; "
                               f"{cfg.arch} has {classes}")
     return teacher

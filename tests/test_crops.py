@@ -113,3 +113,17 @@ def test_specks_stay_round():
         cov = np.cov(np.stack([xs, ys]).astype(float))
         low, high = np.linalg.eigvalsh(cov)
         assert np.sqrt(high / low) <= 2.2
+
+
+def test_stroke_gaps_break_a_stroke_without_losing_the_digit(digits):
+    x, _ = digits
+    rng = np.random.default_rng(0)
+    broken = 0
+    for img in x[:100]:
+        gapped = crops.stroke_gaps(img, rng)
+        ink, left = np.count_nonzero(img > 127), np.count_nonzero(gapped > 127)
+        assert left < ink and left > 0.6 * ink  # something cut, most of the digit kept
+        assert not np.any(gapped > img)  # a gap only removes ink
+        pieces = cv2.connectedComponents((img > 127).astype(np.uint8))[0]
+        broken += cv2.connectedComponents((gapped > 127).astype(np.uint8))[0] > pieces
+    assert broken >= 50  # most gaps cut across a stroke, so the digit falls into more pieces

@@ -230,13 +230,33 @@ def test_distilled_targets_mix_the_label_with_the_softened_teacher():
     assert soft[1, 1] > 0  # a zero probability is clipped, not a NaN
 
 
+def test_a_ten_class_teacher_teaches_the_digits_and_leaves_the_junk_its_label():
+    from edgedigits.preprocess import NOT_A_DIGIT
+    from edgedigits.train import distilled
+
+    onehot = np.eye(NOT_A_DIGIT + 1, dtype=np.float32)[[3, NOT_A_DIGIT]]
+    teacher = np.full((2, NOT_A_DIGIT), 0.01, np.float32)
+    teacher[0, 8] = teacher[1, 1] = 0.91  # it reads the 3 as an 8, and the junk as a 1
+    mixed = distilled(onehot, teacher, 0.5)
+    assert mixed.shape == onehot.shape and np.allclose(mixed.sum(axis=1), 1.0)
+    assert mixed[0, 8] > mixed[0, 1] > 0 and mixed[0, NOT_A_DIGIT] == 0 and mixed[0].argmax() == 3
+    assert np.array_equal(mixed[1], onehot[1])
+
+
 @pytest.mark.mnist
 def test_teacher_shapes_the_targets(tmp_path):
     cfg = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", teacher="micro",
                       distill=0.7)
-    path, _, state = train(cfg, tmp_path / "a", data=DATA, verbose=0)
-    assert path.is_file() and state["teacher"]["path"].endswith("micro.keras") and state["history"]["loss"][0] > 0
-    with pytest.raises(EdgeDigitsError, match="answers over 10 classes"):
-        train(TrainConfig(**{**vars(cfg), "teacher": "seed"}), tmp_path / "b", data=DATA, verbose=0)
+    for teacher in ("micro", "seed"):  # the same 11 classes, and the 10 digits alone
+        run = TrainConfig(**{**vars(cfg), "teacher": teacher})
+        path, _, state = train(run, tmp_path / teacher, data=DATA, verbose=0)
+        assert path.is_file() and state["teacher"]["path"].endswith(f"{teacher}.keras")
+        assert state["history"]["loss"][0] > 0
+    import keras
+
+    odd = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(), keras.layers.Dense(5)])
+    odd.save(tmp_path / "five.keras")
+    with pytest.raises(EdgeDigitsError, match="answers over 5 classes"):
+        train(TrainConfig(**{**vars(cfg), "teacher": str(tmp_path / "five.keras")}), tmp_path / "b", data=DATA)
     with pytest.raises(EdgeDigitsError, match="camera recipe"):
         train(TrainConfig(arch="seed", epochs=1, limit=100, teacher="camera"), tmp_path / "c", data=DATA)

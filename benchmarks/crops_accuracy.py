@@ -139,12 +139,12 @@ def main() -> int:
         for name in names:
             path = runtime.resolve(name)
             clf = runtime.load(path)
-            entry = {"model": path.name, "classes": clf.classes, "real": score(clf.predict(real["digits"]),
-                                                                                real["labels"]),
+            real_probs = clf.predict(real["digits"])
+            entry = {"model": path.name, "classes": clf.classes, "real": score(real_probs, real["labels"]),
                      "variants": score(clf.predict(varied["digits"]), varied["labels"]),
                      "broken": score(clf.predict(broken), test.labels[:BROKEN]),
                      "mnist": score(clf.predict_many(test.images), test.labels)}
-            answers[path.name] = clf.predict(real["digits"]).argmax(1)
+            answers[path.name] = real_probs.argmax(1)
             junk_pred = clf.predict(junk).argmax(1)
             if clf.classes > DIGITS:
                 rejected = junk_pred == NOT_A_DIGIT

@@ -50,6 +50,9 @@ def cli():
 @click.option("--seed", type=int, default=42, show_default=True, help="Seed for the split, order, augmentation, init.")
 @click.option("--val-split", type=click.FloatRange(0, 1, max_open=True), default=0.1, show_default=True,
               help="Fraction of the training set held out to pick the best epoch.")
+@click.option("--val-seed", type=int, default=None,
+              help="Seed of that hold-out (its split and, for the camera recipe, its crops) [default: --seed]. "
+              "A fine-tune with a new --seed keeps the hold-out of the run it starts from with --val-seed OLD.")
 @click.option("--label-smoothing", type=click.FloatRange(0, 0.5), default=0.0, show_default=True)
 @click.option("--no-augment", is_flag=True, help="Turn off rotation/zoom/shift augmentation.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Use only the first N training images.")
@@ -72,7 +75,7 @@ def cli():
               help="tf.distribute strategy: auto = Mirrored over all GPUs when there are several; "
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
-def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing, no_augment, limit, data, out, resume,
+def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label_smoothing, no_augment, limit, data, out, resume,
           init_from, teacher, distill, mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
@@ -84,10 +87,10 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, label_smoothing
     require("matplotlib", "train")
     from edgedigits.train import DEFAULT_EPOCHS, TrainConfig, run
 
-    cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr, seed=seed, val_split=val_split,
-                      augment=not no_augment, label_smoothing=label_smoothing, mixed_precision=mixed_precision,
-                      distribute=distribute, limit=limit, init_from=init_from,
-                      teacher=teacher, distill=distill)
+    cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr,
+                      seed=seed, val_split=val_split, val_seed=val_seed, augment=not no_augment,
+                      label_smoothing=label_smoothing, mixed_precision=mixed_precision, distribute=distribute,
+                      limit=limit, init_from=init_from, teacher=teacher, distill=distill)
     run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 

@@ -39,6 +39,7 @@ class TrainConfig:
     lr: float = 1e-3
     seed: int = 42
     val_split: float = 0.1
+    val_seed: int | None = None  # the hold-out's own seed (its split and crops); None: --seed
     augment: bool = True
     label_smoothing: float = 0.0
     mixed_precision: bool = False
@@ -112,16 +113,24 @@ def targets(labels: np.ndarray, classes: int, onehot: bool) -> np.ndarray:
     return np.eye(classes, dtype=np.float32)[labels] if onehot else labels
 
 
-def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=None):
+def hold_out_seed(cfg: TrainConfig) -> int:
+    """The seed of the validation hold-out: --val-seed, so that a fine-tune with a new --seed (new batches)
+    can still be judged on the hold-out the model it starts from never trained on; else --seed."""
+    return cfg.seed if cfg.val_seed is None else cfg.val_seed
+
+
+def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=None, seed: int | None = None):
     """Start one epoch of the camera recipe (``crops.start_camera_epoch``, augmentation included); returns a
-    function that waits for its crops and gives them in a seeded order, with their targets."""
+    function that waits for its crops and gives them in a seeded order (``seed``, default --seed), with their
+    targets."""
     from edgedigits.crops import start_camera_epoch
 
-    drawn = start_camera_epoch(x, y, cfg.seed, epoch, executor)
+    seed = cfg.seed if seed is None else seed
+    drawn = start_camera_epoch(x, y, seed, epoch, executor)
 
     def arrays():
         images, labels = drawn()
-        order = np.random.default_rng([cfg.seed, epoch]).permutation(len(images))
+        order = np.random.default_rng([seed, epoch]).permutation(len(images))
         return to_model_input(images[order]), targets(labels[order], classes, soft_targets(cfg))
 
     return arrays
@@ -218,7 +227,7 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     images, labels = train_split.images, train_split.labels
     if cfg.limit:
         images, labels = images[: cfg.limit], labels[: cfg.limit]
-    (x_train, y_train), (x_val, y_val) = split_train_val(images, labels, cfg.val_split, cfg.seed)
+    (x_train, y_train), (x_val, y_val) = split_train_val(images, labels, cfg.val_split, hold_out_seed(cfg))
     if backend != "tensorflow" and (cfg.recipe != "camera" or cfg.distribute not in ("auto", "none")):
         raise EdgeDigitsError(f"on the {backend} backend only the camera recipe on one device trains "
                               "(the seed recipe and --distribute use TensorFlow)")
@@ -254,7 +263,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     classes = registry.ARCHS[cfg.arch].classes
     onehot = soft_targets(cfg)
     if cfg.recipe == "camera" and len(x_val):
-        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes)()
+        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes, seed=hold_out_seed(cfg))()
     else:
         x_val, y_val = to_model_input(x_val), targets(y_val, classes, onehot)
     if cfg.recipe != "camera":

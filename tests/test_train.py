@@ -260,3 +260,17 @@ def test_teacher_shapes_the_targets(tmp_path):
         train(TrainConfig(**{**vars(cfg), "teacher": str(tmp_path / "five.keras")}), tmp_path / "b", data=DATA)
     with pytest.raises(EdgeDigitsError, match="camera recipe"):
         train(TrainConfig(arch="seed", epochs=1, limit=100, teacher="camera"), tmp_path / "c", data=DATA)
+
+
+def test_val_seed_keeps_the_hold_out_of_another_seed():
+    from edgedigits.train import hold_out_seed
+
+    assert hold_out_seed(TrainConfig(seed=44)) == 44
+    assert hold_out_seed(TrainConfig(seed=44, val_seed=43)) == 43
+    images = np.random.default_rng(0).integers(0, 256, (100, 28, 28), dtype=np.uint8)
+    labels = np.arange(100) % 10
+    _, (v43, _) = split_train_val(images, labels, 0.2, seed=hold_out_seed(TrainConfig(seed=44, val_seed=43)))
+    _, (v44, _) = split_train_val(images, labels, 0.2, seed=hold_out_seed(TrainConfig(seed=44)))
+    _, (old, _) = split_train_val(images, labels, 0.2, seed=43)
+    np.testing.assert_array_equal(v43, old)
+    assert not np.array_equal(v43, v44)

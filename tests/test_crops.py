@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from edgedigits import crops
-from edgedigits.preprocess import MNIST_STROKE, NOT_A_DIGIT, digit_stroke
+from edgedigits.preprocess import MNIST_STROKE, NOT_A_DIGIT, digit_stroke, normalize_digit
 
 
 @pytest.fixture(scope="module")
@@ -127,3 +127,28 @@ def test_stroke_gaps_break_a_stroke_without_losing_the_digit(digits):
         pieces = cv2.connectedComponents((img > 127).astype(np.uint8))[0]
         broken += cv2.connectedComponents((gapped > 127).astype(np.uint8))[0] > pieces
     assert broken >= 50  # most gaps cut across a stroke, so the digit falls into more pieces
+
+
+def test_one_spread_is_that_of_mnist_1s(mnist):
+    """ONE_SPREAD is the 90th percentile of the test 1s' ink spread, re-measured."""
+    ones = mnist.test.images[mnist.test.labels == 1]
+    spread = np.array([crops.ink_axes(img)[0] for img in ones])
+    assert abs(np.percentile(spread, 90) - crops.ONE_SPREAD) < 0.005
+    others = mnist.test.images[mnist.test.labels != 1][:2000]
+    assert np.mean([crops.is_a_one(img) for img in ones]) > 0.8
+    assert np.mean([crops.is_a_one(img) for img in others]) < 0.01
+
+
+def test_a_straight_upright_stroke_is_a_one_and_never_junk(digits):
+    field = np.zeros((28, 28), np.uint8)
+    upright, lying, slanted, disc = field.copy(), field.copy(), field.copy(), field.copy()
+    cv2.line(upright, (14, 4), (15, 23), 255, 3)
+    cv2.line(lying, (4, 14), (23, 15), 255, 3)
+    cv2.line(slanted, (6, 22), (20, 6), 255, 3)  # 41 degrees from upright: a line piece's side of the limit
+    cv2.circle(disc, (14, 14), 6, 255, -1)
+    assert crops.is_a_one(upright)
+    assert not any(crops.is_a_one(img) for img in (lying, slanted, disc))
+    x, _ = digits
+    junk, kinds = crops.junk(200, x, np.random.default_rng(4))
+    halves = junk[[k == "digit half" for k in kinds]]
+    assert len(halves) > 10 and not any(crops.is_a_one(normalize_digit(img)) for img in halves)

@@ -75,8 +75,8 @@ def cli():
               help="tf.distribute strategy: auto = Mirrored over all GPUs when there are several; "
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
-def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label_smoothing, no_augment, limit, data, out, resume,
-          init_from, teacher, distill, mixed_precision, distribute, bundle):
+def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label_smoothing, no_augment, limit, data,
+          out, resume, init_from, teacher, distill, mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.

@@ -53,8 +53,8 @@ HALF_TRIES = 20
 STILL_A_DIGIT = 0.99  # a piece the Kaggle CNN reads this surely as a digit is not junk (its median: 0.98)
 # A piece that is one straight stroke near upright is a 1, however sure the Kaggle CNN is: the spread of its ink
 # across its long axis over the spread along it is below that of 90% of MNIST's 1s (measured on the 1,135 test
-# 1s; a test re-measures it), and its long axis leans less than 35 degrees (99% of MNIST's 1s, and the limit
-# line pieces keep away from).
+# 1s; a test re-measures it), and its long axis leans less than 35 degrees from upright (as 99% of MNIST's 1s
+# do; line pieces lie within 35 degrees of horizontal).
 ONE_SPREAD = 0.234
 ONE_TILT = 35.0
 

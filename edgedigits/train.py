@@ -119,13 +119,11 @@ def hold_out_seed(cfg: TrainConfig) -> int:
     return cfg.seed if cfg.val_seed is None else cfg.val_seed
 
 
-def camera_arrays(x, y, epoch: int, cfg: TrainConfig, classes: int, executor=None, seed: int | None = None):
-    """Start one epoch of the camera recipe (``crops.start_camera_epoch``, augmentation included); returns a
-    function that waits for its crops and gives them in a seeded order (``seed``, default --seed), with their
-    targets."""
+def camera_arrays(x, y, seed: int, epoch: int, cfg: TrainConfig, classes: int, executor=None):
+    """Start one epoch of the camera recipe drawn from (seed, epoch) (``crops.start_camera_epoch``, augmentation
+    included); returns a function that waits for its crops and gives them in a seeded order, with their targets."""
     from edgedigits.crops import start_camera_epoch
 
-    seed = cfg.seed if seed is None else seed
     drawn = start_camera_epoch(x, y, seed, epoch, executor)
 
     def arrays():
@@ -263,7 +261,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     classes = registry.ARCHS[cfg.arch].classes
     onehot = soft_targets(cfg)
     if cfg.recipe == "camera" and len(x_val):
-        x_val, y_val = camera_arrays(x_val, y_val, VAL_EPOCH, cfg, classes, seed=hold_out_seed(cfg))()
+        x_val, y_val = camera_arrays(x_val, y_val, hold_out_seed(cfg), VAL_EPOCH, cfg, classes)()
     else:
         x_val, y_val = to_model_input(x_val), targets(y_val, classes, onehot)
     if cfg.recipe != "camera":
@@ -337,7 +335,7 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
     """Train the remaining epochs, keeping the best weights and a checkpoint after each. The camera recipe's
     next epoch is drawn on the pool while this one trains."""
     def draw(epoch):
-        return camera_arrays(x_train, y_train, epoch, cfg, classes, pool) if epoch < cfg.epochs else None
+        return camera_arrays(x_train, y_train, cfg.seed, epoch, cfg, classes, pool) if epoch < cfg.epochs else None
 
     upcoming = draw(state["epoch"]) if cfg.recipe == "camera" else None
     for epoch in range(state["epoch"], cfg.epochs):

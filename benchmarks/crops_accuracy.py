@@ -8,8 +8,8 @@ the finder's choices play no part. For every model, side by side:
 
 - real crops: read right, and wrongly rejected as "not a digit";
 - 100 of them with the box lightly shifted or cut: the same two figures;
-- generated junk (``crops.junk`` on MNIST test digits, a seed training never uses): the share rejected, per kind;
-- 1,000 MNIST test digits with broken strokes (``crops.stroke_gaps``: a pen that skipped, a thin line the
+- generated junk (``training.junk`` on MNIST test digits, a seed training never uses): the share rejected, per kind;
+- 1,000 MNIST test digits with broken strokes (``training.degrade.stroke_gaps``: a pen that skipped, a thin line the
   threshold broke): read right, and rejected;
 - the 10k MNIST test set: accuracy (a reject counts as wrong) and reject rate.
 
@@ -34,7 +34,7 @@ MODELS = ["seed", "camera", "micro"]  # the old default first: the figure the ne
 VARIANTS = 100
 SHIFT = 0.08  # a variant's box moves up to this share of its size...
 CUT = (0.05, 0.12)  # ...or loses this share of it on one side (the boxes hold a tenth of margin)
-JUNK = 600
+JUNK_COUNT = 600
 JUNK_SEED = 2026  # training draws from (seed, epoch) with seed 42: never this one
 BROKEN = 1000
 
@@ -56,7 +56,7 @@ def real_crops(root: Path, rng) -> tuple[dict, dict]:
     """The normalised real crops and their labels, and the shifted or cut variants."""
     import cv2
 
-    from edgedigits.photos import boxed_digits
+    from edgedigits.measure.photos import boxed_digits
 
     boxes = json.loads(BOXES.read_text())["boxes"]
     files, digits, labels = boxed_digits(root, boxes)
@@ -72,7 +72,7 @@ def real_crops(root: Path, rng) -> tuple[dict, dict]:
 
 
 def score(probs: np.ndarray, labels: np.ndarray) -> dict:
-    from edgedigits.preprocess import NOT_A_DIGIT
+    from edgedigits.digit import NOT_A_DIGIT
 
     pred = probs.argmax(1)
     return {"n": int(len(labels)), "right": int(np.sum(pred == labels)), "accuracy": float(np.mean(pred == labels)),
@@ -83,7 +83,7 @@ def sheet(real: dict, answers: dict, path: Path) -> None:
     """Every real crop at 3x, its label, and each model's answer (red where wrong, '-' for not a digit)."""
     import cv2
 
-    from edgedigits.preprocess import NOT_A_DIGIT
+    from edgedigits.digit import NOT_A_DIGIT
 
     tile, columns = 84, 10
     names = list(answers)
@@ -105,7 +105,7 @@ def sheet(real: dict, answers: dict, path: Path) -> None:
 
 
 def main() -> int:
-    from edgedigits.photos import PHOTOS_HELP
+    from edgedigits.measure.photos import PHOTOS_HELP
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=None, help=PHOTOS_HELP)
@@ -115,10 +115,14 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
-    from edgedigits import crops, photos, runtime
-    from edgedigits import data as mnist
+    from edgedigits import runtime
     from edgedigits.console import markdown_table, progress_bar
-    from edgedigits.preprocess import DIGITS, NOT_A_DIGIT, normalize_digit
+    from edgedigits.digit import DIGITS, NOT_A_DIGIT, normalize_digit
+    from edgedigits.measure import photos
+    from edgedigits.training import mnist
+    from edgedigits.training.degrade import stroke_gaps
+    from edgedigits.training.junk import JUNK as JUNK_KINDS
+    from edgedigits.training.junk import junk
 
     root = photos.present(args.photos)
     if root is None:
@@ -126,12 +130,12 @@ def main() -> int:
     rng = np.random.default_rng(0)
     real, varied = real_crops(root, rng)
     test = mnist.load(args.data).split("test")
-    junk, kinds = crops.junk(JUNK, test.images, np.random.default_rng(JUNK_SEED))
+    junk, kinds = junk(JUNK_COUNT, test.images, np.random.default_rng(JUNK_SEED))
     gaps_rng = np.random.default_rng(JUNK_SEED + 1)
-    broken = np.stack([normalize_digit(crops.stroke_gaps(img, gaps_rng)) for img in test.images[:BROKEN]])
+    broken = np.stack([normalize_digit(stroke_gaps(img, gaps_rng)) for img in test.images[:BROKEN]])
     kinds = np.array(kinds)
     report = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "boxes": BOXES.name,
-              "real": len(real["labels"]), "variants": len(varied["labels"]), "junk": JUNK,
+              "real": len(real["labels"]), "variants": len(varied["labels"]), "junk": JUNK_COUNT,
               "broken": BROKEN, "models": []}
     rows, answers = [], {}
     names = args.model or MODELS
@@ -149,7 +153,7 @@ def main() -> int:
             if clf.classes > DIGITS:
                 rejected = junk_pred == NOT_A_DIGIT
                 entry["junk_rejected"] = float(rejected.mean())
-                entry["junk_rejected_by_kind"] = {k: float(rejected[kinds == k].mean()) for k in crops.JUNK}
+                entry["junk_rejected_by_kind"] = {k: float(rejected[kinds == k].mean()) for k in JUNK_KINDS}
             entry["misread"] = [{"file": f, "label": int(lab), "read": int(a)} for f, lab, a in
                                 zip(real["files"], real["labels"], answers[path.name]) if a != lab]
             report["models"].append(entry)
@@ -167,9 +171,9 @@ def main() -> int:
     (args.out / "crops.json").write_text(json.dumps(report, indent=1) + "\n")
     sheet(real, answers, args.out / "crops.png")
     header = ["model", "real crops read right", "real rejected", f"{report['variants']} shifted/cut: right",
-              "rejected", f"junk rejected ({JUNK})", f"{BROKEN} broken strokes: right", "rejected", "MNIST test",
+              "rejected", f"junk rejected ({JUNK_COUNT})", f"{BROKEN} broken strokes: right", "rejected", "MNIST test",
               "MNIST rejected"]
-    by_kind = [[e["model"], *(f"{e['junk_rejected_by_kind'][k]:.1%}" for k in crops.JUNK)]
+    by_kind = [[e["model"], *(f"{e['junk_rejected_by_kind'][k]:.1%}" for k in JUNK_KINDS)]
                for e in report["models"] if "junk_rejected_by_kind" in e]
     lines = [f"# The classifier on real crops ({report['date']})", "",
              f"{report['real']} digits cut from the single-digit photos of `{root.name}` with the boxes of "
@@ -177,7 +181,7 @@ def main() -> int:
              "on them. Command: `python benchmarks/crops_accuracy.py`", ""]
     lines += markdown_table(header, rows)
     if by_kind:
-        lines += ["", "Junk rejected, by kind:", ""] + markdown_table(["model", *crops.JUNK], by_kind)
+        lines += ["", "Junk rejected, by kind:", ""] + markdown_table(["model", *JUNK_KINDS], by_kind)
     lines += ["", "Every real crop with each model's answer: `crops.png`."]
     (args.out / "crops.md").write_text("\n".join(lines) + "\n")
     return 0

@@ -141,7 +141,7 @@ def _seeds(work: Path) -> dict[str, tuple[bytes, str]]:
     """The real file each kind mutates, and the name its copies get."""
     import cv2
 
-    from edgedigits.registry import bundled
+    from edgedigits.runtime.bundled import bundled
 
     page = np.full((240, 480, 3), 255, np.uint8)
     cv2.putText(page, "2024", (40, 160), cv2.FONT_HERSHEY_SCRIPT_SIMPLEX, 3, (20, 20, 20), 6)
@@ -156,16 +156,16 @@ def _seeds(work: Path) -> dict[str, tuple[bytes, str]]:
 
 
 def _mnist_seeds() -> dict[str, bytes] | None:
-    from edgedigits import data
+    from edgedigits.training import mnist
 
     try:
-        test = data.load().split("test")
+        test = mnist.load().split("test")
     except Exception:  # noqa: BLE001 - no MNIST: that kind is skipped
         return None
     import gzip
 
-    return {"t10k-images-idx3-ubyte.gz": gzip.compress(data.idx_bytes(test.images[:1000]), 1),
-            "t10k-labels-idx1-ubyte.gz": gzip.compress(data.idx_bytes(test.labels[:1000]), 1)}
+    return {"t10k-images-idx3-ubyte.gz": gzip.compress(mnist.idx_bytes(test.images[:1000]), 1),
+            "t10k-labels-idx1-ubyte.gz": gzip.compress(mnist.idx_bytes(test.labels[:1000]), 1)}
 
 
 def fuzz(per_kind: int, mnist: int, seed: int, timeout: float, progress=print) -> dict:

@@ -22,7 +22,7 @@ KINDS = {"single": "single digit (phone photos and crops)", "multi": "strips of 
 
 
 def main() -> int:
-    from edgedigits.photos import PHOTOS_HELP
+    from edgedigits.measure.photos import PHOTOS_HELP
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, default=None, help=PHOTOS_HELP)
@@ -32,8 +32,9 @@ def main() -> int:
 
     import cv2
 
-    from edgedigits import photos, runtime
+    from edgedigits import runtime
     from edgedigits.console import markdown_table, progress_bar
+    from edgedigits.measure import photos
 
     root = photos.present(args.photos)
     if root is None:

@@ -32,15 +32,17 @@ def main() -> None:
     import cv2
 
     cv2.setNumThreads(1)
-    from edgedigits import data, runtime, scenes
-    from edgedigits.pipeline import time_frames
+    from edgedigits import runtime
     from edgedigits.console import markdown_table
     from edgedigits.environment import system_info
-    from edgedigits.registry import bundled
+    from edgedigits.measure import scenes
+    from edgedigits.reader.pipeline import time_frames
+    from edgedigits.runtime.bundled import bundled
+    from edgedigits.training import mnist
 
     models = [Path(m) for m in args.model] if args.model else [bundled("camera", ".int8.tflite"),
                                                                bundled("micro", ".int8.tflite")]
-    ds = data.load()
+    ds = mnist.load()
     rng = np.random.default_rng(0)
     frames = [scenes.make_scene(rng, ds.test.images, ds.test.labels, n=args.digits) for _ in range(args.frames)]
     rows = []

@@ -21,11 +21,13 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
-    from edgedigits import data, runtime, scenes
+    from edgedigits import runtime
     from edgedigits.console import markdown_table
-    from edgedigits.registry import bundled
+    from edgedigits.measure import scenes
+    from edgedigits.runtime.bundled import bundled
+    from edgedigits.training import mnist
 
-    ds = data.load()
+    ds = mnist.load()
     rows = []
     for name in ("seed", "camera", "micro"):
         clf = runtime.load(bundled(name, ".int8.tflite"))

@@ -13,10 +13,10 @@ import click
 
 from edgedigits import __version__
 from edgedigits.deps import keras_backend, require
-from edgedigits.backends import BACKENDS
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.registry import ARCHS, RECIPES
-from edgedigits.sources import MAX_PIXELS
+from edgedigits.reader.sources import MAX_PIXELS
+from edgedigits.runtime.backends import BACKENDS
+from edgedigits.training.architectures import ARCHS, RECIPES
 
 DATA_HELP = "MNIST location: an IDX directory, mnist.npz or Kaggle train.csv [default: $EDGEDIGITS_DATA, cache, download]"
 
@@ -85,7 +85,7 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label
     """
     keras_backend()
     require("matplotlib", "train")
-    from edgedigits.train import DEFAULT_EPOCHS, TrainConfig, run
+    from edgedigits.training.train import DEFAULT_EPOCHS, TrainConfig, run
 
     cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr,
                       seed=seed, val_split=val_split, val_seed=val_seed, augment=not no_augment,
@@ -101,7 +101,7 @@ CONFIDENCE_HELP = ("Drop digits the model is less sure of. Confidence is a digit
 
 
 def _load_model(model: Path | None, threads: int | None = None):
-    from edgedigits.runtime import open_model
+    from edgedigits.runtime.classifiers import open_model
 
     return open_model(model, threads)
 
@@ -120,7 +120,7 @@ def evaluate(model, data, split, as_json):
     """
     import json
 
-    from edgedigits.evaluate import evaluate_model
+    from edgedigits.training.evaluate import evaluate_model
 
     report = evaluate_model(_load_model(model), data, split)
     if as_json:
@@ -151,7 +151,8 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
        "reading": "2024"}
     "reading" is what a person reads: each line's digits left to right, lines top to bottom joined with "-".
     """
-    from edgedigits.predict import kaggle_submission, predict_images
+    from edgedigits.reader.predict import predict_images
+    from edgedigits.training.kaggle import kaggle_submission
 
     if not paths and not kaggle:
         raise click.UsageError("give image files or folders (or --kaggle test.csv)")
@@ -168,7 +169,7 @@ def _address(value):
     """[HOST:]PORT, checked as the live server will read it (0 picks a free port)."""
     if value is None:
         return None
-    from edgedigits.live import parse_address
+    from edgedigits.reader.outputs.live import parse_address
 
     try:
         host, port = parse_address(value)
@@ -230,8 +231,8 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
     The end of a file exits 0 with a summary (frames, mean fps, digits per frame); a file or folder with no
     readable frame exits 1.
     """
-    from edgedigits.camera import CameraOptions, run
-    from edgedigits.mqtt import MqttOptions, check_name, parse_address
+    from edgedigits.reader.camera import CameraOptions, run
+    from edgedigits.reader.outputs.mqtt import MqttOptions, check_name, parse_address
 
     mqtt = None
     if mqtt_host:
@@ -270,8 +271,8 @@ def export_cmd(model, formats, int8, calib, out, min_agreement, verify_samples, 
     (accuracy, top-1 agreement, max abs difference); results go to DIR/export.json. An artifact below
     --min-agreement is deleted and the command exits 1. `micro` also writes TensorFlow Lite Micro sources.
     """
-    from edgedigits.export import export
-    from edgedigits.formats import parse_formats
+    from edgedigits.export.convert import export
+    from edgedigits.runtime.formats import parse_formats
 
     export(model, parse_formats(formats, int8=int8), out=out, calib_n=calib, verify_samples=verify_samples,
            min_agreement=min_agreement / 100, data=data, manifest_name=manifest, raise_on_failure=True)
@@ -288,7 +289,7 @@ def _int_list(ctx, param, value):
 
 
 def _runtimes(value):
-    from edgedigits.backends import check_names
+    from edgedigits.runtime.backends import check_names
 
     try:
         return check_names([r.strip() for r in value.split(",")]) if value else None
@@ -326,7 +327,7 @@ def bench(model, formats, runtimes, threads, batch, runs, warmup, min_time, samp
     in its own process. Formats missing from the bundle are exported into ~/.cache/edgedigits/exports
     (needs edgedigits[train]); a format that cannot run becomes a ❌ row.
     """
-    from edgedigits import bench as benchmark
+    from edgedigits.measure import bench as benchmark
 
     if len(batch) != 2 or batch[0] != 1:
         raise click.BadParameter("give --batch 1,N: latency is measured at batch 1", param_hint="--batch")
@@ -344,7 +345,7 @@ def service():
 
 
 def _unit_name(value):
-    from edgedigits.deploy import check_unit_name
+    from edgedigits.device.service import check_unit_name
 
     try:
         return check_unit_name(value)
@@ -368,14 +369,14 @@ def service_install(source, serve, model, user, name, dry_run, camera_args):
     The camera starts at boot, restarts on failure, logs JSON lines to the journal (journalctl -u NAME) and
     runs as the invoking user, never root. Extra camera options go after --, e.g. -- --max-fps 10.
     """
-    from edgedigits import deploy
+    from edgedigits.device import service
 
-    unit = deploy.unit_text(deploy.camera_command(source, serve, model, camera_args), user or deploy.invoking_user(),
-                            name)
+    unit = service.unit_text(service.camera_command(source, serve, model, camera_args), user or service.invoking_user(),
+                             name)
     if dry_run:
         click.echo(unit, nl=False)
         return
-    path = deploy.install_service(unit, name)
+    path = service.install_service(unit, name)
     click.echo(f"installed and started {path}; logs: journalctl -u {name} -f", err=True)
 
 
@@ -383,9 +384,9 @@ def service_install(source, serve, model, user, name, dry_run, camera_args):
 @click.option("--name", default="edgedigits", show_default=True, callback=lambda ctx, param, v: _unit_name(v))
 def service_uninstall(name):
     """Stop and disable the service and remove its unit file."""
-    from edgedigits import deploy
+    from edgedigits.device import service
 
-    deploy.uninstall_service(name)
+    service.uninstall_service(name)
     click.echo(f"removed {name}.service", err=True)
 
 
@@ -393,9 +394,9 @@ def service_uninstall(name):
 @click.option("--name", default="edgedigits", show_default=True, callback=lambda ctx, param, v: _unit_name(v))
 def service_status(name):
     """Show systemd's status of the service (exit code as systemctl's)."""
-    from edgedigits import deploy
+    from edgedigits.device import service
 
-    code, text = deploy.service_status(name)
+    code, text = service.service_status(name)
     click.echo(text)
     sys.exit(code)
 
@@ -409,10 +410,10 @@ def doctor(as_json):
     """
     import json
 
-    from edgedigits import deploy
     from edgedigits.console import table
+    from edgedigits.device.doctor import doctor as diagnose
 
-    report = deploy.doctor()
+    report = diagnose()
     if as_json:
         click.echo(json.dumps(report.to_json()))
     else:

@@ -1,4 +1,4 @@
-"""Writing files so that a crash or a kill never leaves a half-written one under the real name."""
+"""Files: written so that a crash or a kill never leaves a half-written one under the real name, hashed, cached."""
 
 from __future__ import annotations
 
@@ -42,6 +42,11 @@ def atomic_write(path: str | Path, data: bytes | str) -> None:
 
 def write_json(path: str | Path, obj) -> None:
     atomic_write(path, json.dumps(obj, indent=2) + "\n")
+
+
+def cache_dir(name: str) -> Path:
+    """``$XDG_CACHE_HOME/edgedigits/NAME`` (``~/.cache`` when unset): downloads and exports made on demand."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "edgedigits" / name
 
 
 def sha256(path: Path) -> str:

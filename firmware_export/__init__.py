@@ -6,18 +6,18 @@
 README with build steps and a board budget. This package depends on ``edgedigits``, never the other way.
 """
 
-from edgedigits.firmware import (
-    BOARDS,
-    arena_with_margin,
-    budget,
-    c_identifier,
-    check_full_integer,
-    generate,
-    measure_arena,
-    resolver_method,
-    tflm_interpreter,
+from edgedigits.export.firmware import (
+           BOARDS,
+           arena_with_margin,
+           budget,
+           c_identifier,
+           check_full_integer,
+           generate,
+           measure_arena,
+           resolver_method,
+           tflm_interpreter,
 )
-from edgedigits.tflite_file import inspect
+from edgedigits.runtime.tflite_file import inspect
 
 __all__ = ["BOARDS", "arena_with_margin", "budget", "c_identifier", "check_full_integer", "generate", "inspect",
            "measure_arena", "resolver_method", "tflm_interpreter"]

@@ -21,9 +21,9 @@ def pytest_collection_modifyitems(config, items):
 def mnist():
     if not HAVE_MNIST:
         pytest.skip("MNIST not found (set EDGEDIGITS_DATA)")
-    from edgedigits import data
+    from edgedigits.training import mnist
 
-    return data.load(DATA)
+    return mnist.load(DATA)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +37,7 @@ def tiny_digits():
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory, mnist):
     """A seed model trained once for a single epoch on 2,000 images: real weights for the CLI and export tests."""
-    from edgedigits.train import TrainConfig, train
+    from edgedigits.training.train import TrainConfig, train
 
     out = tmp_path_factory.mktemp("tiny_run")
     cfg = TrainConfig(arch="seed", epochs=1, batch_size=64, val_split=0.1, limit=2000, distribute="none")
@@ -48,8 +48,8 @@ def tiny_run(tmp_path_factory, mnist):
 @pytest.fixture(scope="session")
 def exported(tiny_run, tmp_path_factory):
     """Every format (and the TFLM sources) exported from the tiny model, verified on 1,000 test digits."""
-    from edgedigits.export import export
-    from edgedigits.formats import parse_formats
+    from edgedigits.export.convert import export
+    from edgedigits.runtime.formats import parse_formats
 
     out = tmp_path_factory.mktemp("export")
     manifest = export(tiny_run[0], parse_formats("all"), out=out, verify_samples=1000, min_agreement=0.95,
@@ -62,9 +62,10 @@ def number_frame(mnist, tmp_path_factory):
     """A generated frame of four MNIST digits that the default model reads right: (its path, the number)."""
     import cv2
 
-    from edgedigits import runtime, scenes
-    from edgedigits.pipeline import read_frame
-    from edgedigits.vision import reading
+    from edgedigits import runtime
+    from edgedigits.measure import scenes
+    from edgedigits.reader.pipeline import read_frame
+    from edgedigits.reader.vision import reading
 
     clf = runtime.load(runtime.default_model())
     for seed in range(50):

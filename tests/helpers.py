@@ -16,10 +16,11 @@ ROOT = Path(__file__).resolve().parents[1]
 def _find_mnist() -> str | None:
     """MNIST where the product finds it (``$EDGEDIGITS_DATA``, then its cache, which the README's first command
     fills), or ../shared/data/mnist beside the checkout; None when none holds it (no test downloads it)."""
-    from edgedigits import data
+    from edgedigits.training import mnist
+    from edgedigits.training.mnist.idx import has_idx
 
-    for place in (os.environ.get(data.ENV_VAR), data.cache_dir(), ROOT.parent / "shared" / "data" / "mnist"):
-        if place and Path(place).exists() and (Path(place).is_file() or data._has_idx(Path(place))):
+    for place in (os.environ.get(mnist.ENV_VAR), mnist.cache_dir(), ROOT.parent / "shared" / "data" / "mnist"):
+        if place and Path(place).exists() and (Path(place).is_file() or has_idx(Path(place))):
             return str(place)
     return None
 
@@ -63,7 +64,7 @@ def mjpeg_source(image: Path):
     port = free_port()
     script = textwrap.dedent(f"""
         import time, cv2
-        from edgedigits.live import LiveServer
+        from edgedigits.reader.outputs.live import LiveServer
         server = LiveServer("127.0.0.1:{port}")
         frame = cv2.imread({str(image)!r})
         while True:

@@ -1,7 +1,7 @@
 import numpy as np
 import tensorflow as tf
 
-from edgedigits.augment import random_affine
+from edgedigits.training.augment import random_affine
 
 
 def _blob():
@@ -44,7 +44,7 @@ def test_opencv_and_tensorflow_apply_the_same_transform():
 
     import cv2
 
-    from edgedigits.augment import _matrix
+    from edgedigits.training.augment import _matrix
 
     img = _blob().numpy()[0, ..., 0]
     angle = math.radians(8.0)

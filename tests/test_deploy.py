@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from edgedigits import deploy, environment
+from edgedigits import environment
+from edgedigits.device import doctor, service
 from edgedigits.errors import EdgeDigitsError
 from tests.helpers import run_cli
 
@@ -25,17 +26,17 @@ def test_never_root():
     named = run_cli("service", "install", "--dry-run", "--user", "nobody")
     assert named.returncode == 0 and "\nUser=nobody\n" in named.stdout and "User=root" not in named.stdout
     with pytest.raises(EdgeDigitsError, match="must not run as root"):
-        deploy.unit_text(["--source", "0"], "root")
+        service.unit_text(["--source", "0"], "root")
     with pytest.raises(EdgeDigitsError, match="no such user"):
-        deploy.unit_text(["--source", "0"], "no-such-user-xyz")
+        service.unit_text(["--source", "0"], "no-such-user-xyz")
 
 
 def test_install_needs_root(monkeypatch):
-    monkeypatch.setattr(deploy.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(service.os, "geteuid", lambda: 1000)
     with pytest.raises(EdgeDigitsError, match="run it with sudo"):
-        deploy.install_service("[Unit]\n", "edgedigits-test")
+        service.install_service("[Unit]\n", "edgedigits-test")
     with pytest.raises(EdgeDigitsError, match="run it with sudo"):
-        deploy.uninstall_service("edgedigits-test")
+        service.uninstall_service("edgedigits-test")
 
 
 def _fake_pi(tmp_path, model="Raspberry Pi 5 Model B Rev 1.0", features="fp asimd evtstrm crc32 asimddp"):
@@ -50,7 +51,7 @@ def test_doctor_reads_the_board(tmp_path):
     root = _fake_pi(tmp_path)
     assert environment.board_model(root) == "Raspberry Pi 5 Model B Rev 1.0"
     assert {"asimd", "asimddp"} <= environment.cpu_features(root)
-    report = deploy.doctor(root)
+    report = doctor.doctor(root)
     facts = dict(report.facts)
     assert facts["board"] == "Raspberry Pi 5 Model B Rev 1.0"
     assert "seed.int8.tflite" in facts["bundled models"] and "loads" in facts["bundled models"]

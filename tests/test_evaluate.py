@@ -1,6 +1,6 @@
 import numpy as np
 
-from edgedigits.evaluate import classification_report
+from edgedigits.training.evaluate import classification_report
 
 
 def _probs(answers, classes):

@@ -4,9 +4,9 @@ import json
 import numpy as np
 import pytest
 
-from edgedigits import export as exp
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.formats import EXPORTABLE, FORMATS, format_of, parse_formats
+from edgedigits.export import convert as exp
+from edgedigits.runtime.formats import EXPORTABLE, FORMATS, format_of, parse_formats
 from tests.helpers import DATA, run_cli
 
 

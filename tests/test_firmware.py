@@ -11,8 +11,6 @@ from edgedigits.errors import EdgeDigitsError
 from firmware_export import arena_with_margin, inspect, resolver_method, tflm_interpreter
 
 
-
-
 @pytest.fixture(scope="module")
 def firmware(exported):
     out, manifest = exported
@@ -98,7 +96,7 @@ def test_arena_measurement_is_real(firmware):
 @pytest.mark.parametrize("name", ["micro", "seed"])
 def test_tflm_accuracy_matches_litert(name, mnist):
     """The bundled int8 model on the TFLM host interpreter vs LiteRT, 1,000 test digits."""
-    from edgedigits.registry import bundled
+    from edgedigits.runtime.bundled import bundled
 
     model = bundled(name, ".int8.tflite")
     if not model.exists():
@@ -151,8 +149,8 @@ def test_budget_against_the_boards_datasheets():
 
 
 def test_seed_does_not_fit_the_nano_and_micro_does(tmp_path):
+    from edgedigits.runtime.bundled import bundled
     from firmware_export import generate
-    from edgedigits.registry import bundled
 
     seed = generate(bundled("seed", ".int8.tflite"), tmp_path / "seed")
     micro = generate(bundled("micro", ".int8.tflite"), tmp_path / "micro")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from edgedigits import mqtt
+from edgedigits.reader.outputs import mqtt
 from tests.helpers import ROOT, free_port, mjpeg_source, wait_for_port
 
 paho = pytest.importorskip("paho.mqtt.client", reason="paho-mqtt is not installed (pip install '.[mqtt]')")

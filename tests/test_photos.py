@@ -6,8 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgedigits import photos, runtime, vision
-from edgedigits.preprocess import NOT_A_DIGIT
+from edgedigits import runtime
+from edgedigits.digit import NOT_A_DIGIT
+from edgedigits.measure import photos
+from edgedigits.reader import vision
 
 ROOT = photos.photos_dir()
 needs_photos = pytest.mark.skipif(not (ROOT / "index.tsv").is_file(),

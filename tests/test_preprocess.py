@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 
-from edgedigits.preprocess import MNIST_STROKE, digit_stroke, normalize_digit
-
+from edgedigits.digit import MNIST_STROKE, digit_stroke, normalize_digit
 
 
 def _ring(thickness: int, size: int = 400) -> np.ndarray:

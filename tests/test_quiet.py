@@ -5,7 +5,7 @@ import re
 import threading
 
 from edgedigits import deps
-from edgedigits.registry import bundled
+from edgedigits.runtime.bundled import bundled
 from tests.helpers import run_cli
 
 NOISE = re.compile(r"cuInit|cudart_stub|NodeDef mentions|absl::InitializeLog|cuda drivers|oneDNN custom")

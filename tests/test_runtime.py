@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from edgedigits import runtime
+from edgedigits.digit import NOT_A_DIGIT
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.registry import bundled
-from edgedigits.preprocess import NOT_A_DIGIT
+from edgedigits.runtime.bundled import bundled
 
 FILES = [("camera", ".int8.tflite"), ("camera", ".onnx"), ("micro", ".int8.tflite"), ("seed", ".int8.tflite"),
          ("seed", ".onnx")]
@@ -84,7 +84,7 @@ def test_tflite_checks_without_litert(monkeypatch):
     still refuses a bad offset; with no schema at all, it says that only the header was checked."""
     import warnings
 
-    from edgedigits import tflite_file
+    from edgedigits.runtime import tflite_file
 
     good = bundled("micro", ".int8.tflite").read_bytes()
     without_litert = tuple(m for m in tflite_file.SCHEMA_MODULES if not m.startswith("ai_edge_litert"))

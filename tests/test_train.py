@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.train import TrainConfig, finish, split_train_val, train
+from edgedigits.training.train import TrainConfig, finish, split_train_val, train
 from tests.helpers import DATA, ROOT
 
 
@@ -142,7 +142,7 @@ def test_mirrored_strategy_on_two_logical_cpus(tmp_path):
         import tensorflow as tf
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        from edgedigits.train import TrainConfig, make_strategy, train
+        from edgedigits.training.train import TrainConfig, make_strategy, train
         assert make_strategy("mirrored").num_replicas_in_sync == 2
         cfg = TrainConfig(arch="micro", epochs=1, batch_size=64, limit=512, distribute="mirrored")
         path, _, state = train(cfg, {str(tmp_path)!r}, data={DATA!r}, verbose=0)
@@ -178,7 +178,7 @@ def test_mixed_precision_ships_a_float32_model(tmp_path):
 
 
 def test_multiworker_needs_tf_config(monkeypatch):
-    from edgedigits.train import make_strategy
+    from edgedigits.training.train import make_strategy
 
     monkeypatch.delenv("TF_CONFIG", raising=False)
     with pytest.raises(EdgeDigitsError, match="TF_CONFIG"):
@@ -198,7 +198,7 @@ def test_init_from_starts_from_the_given_weights(tmp_path):
 
     import keras
 
-    from edgedigits.registry import bundled
+    from edgedigits.runtime.bundled import bundled
 
     base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
     first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
@@ -217,7 +217,7 @@ def test_init_from_starts_from_the_given_weights(tmp_path):
 
 
 def test_distilled_targets_mix_the_label_with_the_softened_teacher():
-    from edgedigits.train import TEMPERATURE, distilled
+    from edgedigits.training.train import TEMPERATURE, distilled
 
     onehot = np.eye(3, dtype=np.float32)[[0, 2]]
     teacher = np.array([[0.9, 0.09, 0.01], [0.2, 0.0, 0.8]], np.float32)
@@ -231,8 +231,8 @@ def test_distilled_targets_mix_the_label_with_the_softened_teacher():
 
 
 def test_a_ten_class_teacher_teaches_the_digits_and_leaves_the_junk_its_label():
-    from edgedigits.preprocess import NOT_A_DIGIT
-    from edgedigits.train import distilled
+    from edgedigits.digit import NOT_A_DIGIT
+    from edgedigits.training.train import distilled
 
     onehot = np.eye(NOT_A_DIGIT + 1, dtype=np.float32)[[3, NOT_A_DIGIT]]
     teacher = np.full((2, NOT_A_DIGIT), 0.01, np.float32)
@@ -263,7 +263,7 @@ def test_teacher_shapes_the_targets(tmp_path):
 
 
 def test_val_seed_keeps_the_hold_out_of_another_seed():
-    from edgedigits.train import hold_out_seed
+    from edgedigits.training.train import hold_out_seed
 
     assert hold_out_seed(TrainConfig(seed=44)) == 44
     assert hold_out_seed(TrainConfig(seed=44, val_seed=43)) == 43

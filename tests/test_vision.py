@@ -6,12 +6,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from edgedigits import runtime, scenes, vision
-from edgedigits.pipeline import read_frame
-from edgedigits.smoothing import Smoother
-from edgedigits.registry import bundled
-from edgedigits.preprocess import normalize_digit
-
+from edgedigits import runtime
+from edgedigits.digit import normalize_digit
+from edgedigits.measure import scenes
+from edgedigits.reader import vision
+from edgedigits.reader.vision import pieces
+from edgedigits.reader.pipeline import read_frame
+from edgedigits.reader.smoothing import Smoother
+from edgedigits.runtime.bundled import bundled
 
 
 @pytest.fixture(scope="module")
@@ -139,7 +141,10 @@ def test_runtime_never_imports_tensorflow(tmp_path):
     models = [bundled("seed", ".int8.tflite"), bundled("seed", ".onnx")]
     script = f"""
 import sys, numpy as np
-from edgedigits import runtime, vision, camera
+from edgedigits import runtime
+from edgedigits.reader import vision
+from edgedigits.reader.vision import pieces
+from edgedigits.reader import camera
 for path in {[str(m) for m in models]!r}:
     clf = runtime.load(path)
     assert clf.predict(np.zeros((2, 28, 28), np.uint8)).shape == (2, 10)
@@ -273,6 +278,6 @@ def test_digits_of_a_reading_are_never_drawn_over_each_other():
 
     crops = [det((5, 6, 46, 50), 1, 1.0), det((5, 6, 46, 75), 1, 0.9), det((27, 29, 18, 52), 1, 1.0)]
     groups = {(0, 1): [[0]], (0, 2): [[1]], (1, 2): [[2]]}
-    assert vision._best_reading([0, 1], groups, crops) == [1]
+    assert pieces.best_reading([0, 1], groups, crops) == [1]
     apart = [det((0, 0, 20, 40), 1, 1.0), det((0, 0, 60, 40), 7, 0.9), det((40, 0, 20, 40), 1, 1.0)]
-    assert vision._best_reading([0, 1], groups, apart) == [0, 2]
+    assert pieces.best_reading([0, 1], groups, apart) == [0, 2]

@@ -243,9 +243,10 @@ def make_inputs(workdir: Path) -> None:
     import cv2
     import numpy as np
 
-    from edgedigits import data, scenes
+    from edgedigits.measure import scenes
+    from edgedigits.training import mnist
 
-    ds = data.load()
+    ds = mnist.load()
     rng = np.random.default_rng(2024)
     scene_dir = workdir / "scenes"
     scene_dir.mkdir(parents=True, exist_ok=True)

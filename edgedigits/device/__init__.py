@@ -1,0 +1,1 @@
+"""Running on a Raspberry Pi: the systemd service and the doctor."""

@@ -1,0 +1,1 @@
+"""What the project measures: the format benchmark, real photos and generated scenes."""

@@ -1,0 +1,183 @@
+"""The camera loop: frames from a source through the one frame pipeline, smoothed over time, out as JSON
+lines, an MJPEG preview, a recording or a window; reconnects when a live camera drops."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from edgedigits.console import err
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.reader.outputs.live import LiveServer
+from edgedigits.reader.outputs.mqtt import MqttOptions, MqttPublisher
+from edgedigits.reader.outputs.preview import annotate
+from edgedigits.reader.pipeline import FrameReading, TimedClassifier, read_frame
+from edgedigits.reader.smoothing import Smoother
+from edgedigits.reader.sources import open_source
+
+MAX_BACKOFF = 10.0  # seconds between reconnection attempts, at most
+FIRST_BACKOFF = 0.5
+RECORD_FPS = 10.0  # a recording's frame rate when the source does not say
+
+
+@dataclass
+class CameraOptions:
+    source: str
+    json_lines: bool = False
+    show: bool = False
+    serve: str | None = None  # [HOST:]PORT
+    token: str | None = None  # the preview's access token (one is generated when it binds beyond loopback)
+    record: str | None = None
+    roi: tuple | None = None
+    max_fps: float | None = None
+    max_frames: int | None = None
+    smooth: int = 5
+    min_confidence: float = 0.0
+    mqtt: MqttOptions | None = None  # publish changed readings (and Home Assistant discovery) to a broker
+
+
+class _Outputs:
+    """Where each frame's reading goes: JSON lines, the live page, a recording and a window."""
+
+    def __init__(self, options: CameraOptions, out, log, fps: float | None, model: str):
+        self.options, self.out, self.fps = options, out, fps
+        self.server = LiveServer(options.serve, options.token, {"model": model, "source": options.source}) \
+            if options.serve else None
+        if self.server:
+            log.print(f"live page on {self.server.url}", markup=False, highlight=False)
+        self.mqtt = MqttPublisher(options.mqtt, model, log) if options.mqtt else None
+        self.writer = None
+
+    def emit(self, frame, reading: FrameReading, ms: dict, index: int, fps: float | None, stop) -> None:
+        line = {"frame": index, "timestamp": round(time.time(), 3),
+                "digits": [d.to_json() for d in reading.detections], "numbers": [n.to_json() for n in reading.numbers],
+                "fps": fps, "ms": ms}
+        if self.options.json_lines:
+            self.out.write(json.dumps(line) + "\n")
+            self.out.flush()
+        if self.mqtt:
+            self.mqtt.publish(line)
+        if not (self.server or self.options.record or self.options.show):
+            return
+        view = annotate(frame, reading.detections, reading.numbers)
+        if self.server:
+            self.server.publish(view, line)
+        if self.options.record:
+            self._record(view)
+        if self.options.show:
+            _show(view, stop)
+
+    def _record(self, view) -> None:
+        import cv2
+
+        if self.writer is None:
+            self.writer = cv2.VideoWriter(self.options.record, cv2.VideoWriter_fourcc(*"mp4v"), self.fps or RECORD_FPS,
+                                          (view.shape[1], view.shape[0]))
+            if not self.writer.isOpened():
+                raise EdgeDigitsError(f"cannot write video {self.options.record}")
+        self.writer.write(view)
+
+    def state(self, state: str) -> None:
+        if self.server:
+            self.server.set_state(state)
+
+    def close(self) -> None:
+        if self.mqtt:
+            self.mqtt.close()
+        if self.writer is not None:
+            self.writer.release()
+        if self.server:
+            self.server.close()
+        self.out.flush()
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event):
+    """SIGINT and SIGTERM end the loop cleanly (in the main thread; elsewhere signals cannot be caught)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    for sig in previous:
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _reconnect(source, backoff: float, stop, log) -> float:
+    """Wait ``backoff`` seconds, reopen a dropped live source; returns the next wait."""
+    log.print(f"[yellow]camera dropped; reconnecting in {backoff:.1f} s[/]")
+    stop.wait(backoff)
+    try:
+        source.reopen()
+    except EdgeDigitsError as exc:
+        log.print(f"[yellow]{exc}[/]")
+    return min(backoff * 2, MAX_BACKOFF)
+
+
+def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
+    """Read frames until the source ends, ``max_frames`` or a signal; returns the summary."""
+    log = log or err
+    source = open_source(options.source)
+    timed, smoother = TimedClassifier(classifier), Smoother(window=options.smooth)
+    stop = threading.Event()
+    frames, digits_total, started, backoff = 0, 0, time.perf_counter(), FIRST_BACKOFF
+    outputs = None
+    try:
+        outputs = _Outputs(options, out, log, source.fps, getattr(classifier, "path", None) and classifier.path.name)
+        with _stop_on_signals(stop):
+            while not stop.is_set() and (options.max_frames is None or frames < options.max_frames):
+                t0 = time.perf_counter()
+                frame = source.read()
+                capture_ms = (time.perf_counter() - t0) * 1000
+                if frame is None:
+                    if not source.live and not frames:
+                        raise EdgeDigitsError(f"no frame could be read from {options.source}")
+                    if not source.live:
+                        outputs.state("ended")
+                        break
+                    outputs.state("lost")
+                    backoff = _reconnect(source, backoff, stop, log)
+                    continue
+                backoff = FIRST_BACKOFF
+                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother)
+                frames += 1
+                digits_total += len(reading.detections)
+                ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}
+                elapsed = time.perf_counter() - started
+                outputs.emit(frame, reading, ms, frames - 1, round(frames / elapsed, 2) if elapsed > 0 else None, stop)
+                if options.max_fps:
+                    stop.wait(max(0.0, 1.0 / options.max_fps - (time.perf_counter() - t0)))
+    finally:
+        source.close()
+        if outputs is not None:
+            outputs.close()
+    return _summary(frames, digits_total, time.perf_counter() - started, stop.is_set(), log)
+
+
+def _summary(frames: int, digits: int, elapsed: float, by_signal: bool, log) -> dict:
+    summary = {"frames": frames, "seconds": round(elapsed, 3),
+               "mean_fps": round(frames / elapsed, 2) if elapsed > 0 and frames else 0.0,
+               "digits_per_frame": round(digits / frames, 3) if frames else 0.0, "stopped_by_signal": by_signal}
+    log.print(f"{frames} frames in {elapsed:.1f} s: {summary['mean_fps']} fps, "
+              f"{summary['digits_per_frame']} digits per frame")
+    return summary
+
+
+def _show(view, stop):
+    import cv2
+
+    try:
+        cv2.imshow("edgedigits", view)
+        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
+            stop.set()
+    except cv2.error:
+        raise EdgeDigitsError("--show needs OpenCV with GUI support (pip install opencv-python, not -headless)") from None

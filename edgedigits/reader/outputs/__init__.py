@@ -1,0 +1,1 @@
+"""Where readings go: annotated frames, the live page, MQTT."""

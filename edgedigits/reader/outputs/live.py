@@ -1,0 +1,271 @@
+"""``camera --serve``: a live page and its feeds over HTTP, fed by the camera loop without ever blocking it.
+
+    /               the page (web/index.html beside this module): the view, the numbers, the last 50 readings, timing
+    /stream.mjpg    the annotated frames as MJPEG          /frame.jpg    the latest annotated frame
+    /api/latest     the latest reading (a --json line)     /api/status   model, source, state and history
+    /api/events     Server-Sent Events: "reading" (one per changed reading), "frame" (timing, once a second),
+                    "state" (live, lost, ended)
+    /healthz        200 while frames arrive, 503 when the camera is lost
+
+HEAD works on every path and others get 404. Streams and event clients are bounded in number, frames per client
+in rate, and a client that stops reading is dropped after ``IDLE_TIMEOUT`` seconds; the camera loop only ever
+drops messages into bounded queues. Bound beyond loopback, every path but /healthz needs the access token.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import queue
+import secrets
+import threading
+import time
+import urllib.parse
+from importlib import resources
+
+import numpy as np
+
+from edgedigits.errors import EdgeDigitsError
+
+MAX_PORT = 65535
+MAX_STREAMS = 8  # MJPEG viewers at once; more get 503
+MAX_EVENT_CLIENTS = 16  # event-stream clients at once
+MAX_CLIENT_FPS = 15.0  # frames a second to each MJPEG viewer, whatever the camera does
+IDLE_TIMEOUT = 10.0  # seconds a client may stay silent (a request) or stop reading before it is dropped
+HISTORY = 50  # readings kept for the page
+STATS_EVERY = 1.0  # seconds between "frame" (timing) events
+QUEUE = 64  # events waiting for one client; a client further behind is dropped
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+def parse_address(value: str) -> tuple[str, int]:
+    """[HOST:]PORT -> (host, port): 127.0.0.1 unless a host is given; port 0 picks a free one."""
+    host, _, port = value.rpartition(":")
+    if not port.isdigit() or int(port) > MAX_PORT:
+        raise EdgeDigitsError(f"--serve needs [HOST:]PORT with a port from 0 to {MAX_PORT}, got {value!r}")
+    return host or "127.0.0.1", int(port)
+
+
+def _is_loopback(host: str) -> bool:
+    return host in LOOPBACK or host.startswith("127.")
+
+
+class LiveServer:
+    """Serve the latest annotated frame and readings; see the module docstring for the paths."""
+
+    def __init__(self, address: str, token: str | None = None, info: dict | None = None):
+        import http.server
+
+        host, port = parse_address(address)
+        self.token = token or (None if _is_loopback(host) else secrets.token_urlsafe(16))
+        self.info = dict(info or {})
+        self.state, self.latest, self.history = "connecting", None, collections.deque(maxlen=HISTORY)
+        self._frame, self._jpeg, self._count, self._encoded = None, b"", 0, -1
+        self._frame_time, self._stats_time, self._last_text = 0.0, 0.0, None
+        self.cond, self.closed = threading.Condition(), False
+        self.streams = threading.BoundedSemaphore(MAX_STREAMS)
+        self.event_slots = threading.BoundedSemaphore(MAX_EVENT_CLIENTS)
+        self.clients: set[queue.Queue] = set()
+        self.page = resources.files("edgedigits.reader.outputs").joinpath("web/index.html").read_bytes()
+        handler = _handler(self)
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+            request_queue_size = 4 * MAX_STREAMS
+
+        try:
+            self.httpd = Server((host, int(port)), handler)
+        except OSError as exc:
+            raise EdgeDigitsError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
+        query = f"?token={self.token}" if self.token else ""
+        self.url = f"http://{host}:{self.httpd.server_address[1]}/{query}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True, name="live-server").start()
+
+    # ------------------------------------------------------------ fed by the camera loop (never blocks)
+
+    def publish(self, view: np.ndarray, reading: dict | None = None) -> None:
+        """The newest annotated frame, and its reading (a --json line): a changed reading is an event."""
+        now = time.monotonic()
+        with self.cond:
+            self._frame, self._count, self._frame_time = view, self._count + 1, now
+            self.cond.notify_all()
+        if reading is None:
+            return
+        self.latest = reading
+        text = " ".join(n["text"] for n in reading.get("numbers", []))
+        if text != self._last_text:
+            self._last_text = text
+            self.history.append(reading)
+            self._send("reading", reading)
+        if now - self._stats_time >= STATS_EVERY:
+            self._stats_time = now
+            self._send("frame", {k: reading.get(k) for k in ("frame", "timestamp", "fps", "ms", "numbers")})
+        if self.state != "live":
+            self.set_state("live")
+
+    def set_state(self, state: str) -> None:
+        """live, lost (the camera dropped; reconnecting) or ended (the source has no more frames)."""
+        self.state = state
+        self._send("state", {"state": state})
+
+    def close(self) -> None:
+        """Stop serving; open streams and event clients end too."""
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+        self.clients.clear()
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    # ------------------------------------------------------------ read by the handlers
+
+    def _send(self, event: str, data: dict) -> None:
+        message = f"event: {event}\ndata: {json.dumps(data)}\n\n".encode()
+        for client in list(self.clients):
+            try:
+                client.put_nowait(message)
+            except queue.Full:  # too far behind: dropped, so it cannot hold memory or the loop
+                self.clients.discard(client)
+
+    def jpeg(self) -> tuple[bytes, int]:
+        """The latest frame as JPEG (encoded once, on first demand) and its number."""
+        import cv2
+
+        with self.cond:
+            frame, count = self._frame, self._count
+            if frame is None:
+                return b"", 0
+            if self._encoded != count:
+                ok, blob = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 80])
+                self._jpeg, self._encoded = (blob.tobytes() if ok else b""), count
+            return self._jpeg, count
+
+    def status(self) -> dict:
+        age = time.monotonic() - self._frame_time if self._frame_time else None
+        return {**self.info, "state": self.state, "frames": self._count, "last_frame_age_s": age,
+                "latest": self.latest, "history": list(self.history)}
+
+
+def _handler(server: LiveServer):
+    import http.server
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        timeout = IDLE_TIMEOUT
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _send(self, code: int, body: bytes, kind: str, head: bool = False):
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-cache")
+            self.end_headers()
+            if not head:
+                self.wfile.write(body)
+
+        def _json(self, code: int, obj, head: bool = False):
+            self._send(code, json.dumps(obj).encode(), "application/json", head)
+
+        def _authorised(self, path: str, params: dict) -> bool:
+            given = params.get("token", [""])[0] or self.headers.get("Authorization", "").removeprefix("Bearer ")
+            if path == "/healthz" or not server.token or secrets.compare_digest(given, server.token):
+                return True
+            self._json(401, {"error": "a token is needed: ?token=..."})
+            return False
+
+        def do_HEAD(self):
+            self._route(head=True)
+
+        def do_GET(self):
+            self._route(head=False)
+
+        def _route(self, head: bool):
+            url = urllib.parse.urlsplit(self.path)
+            if not self._authorised(url.path, urllib.parse.parse_qs(url.query)):
+                return
+            if url.path in ("/", "/index.html"):
+                self._send(200, server.page, "text/html; charset=utf-8", head)
+            elif url.path == "/healthz":
+                status = server.status()
+                ok = status["state"] in ("live", "connecting", "ended")
+                self._json(200 if ok else 503, {k: status[k] for k in ("state", "frames", "last_frame_age_s")}, head)
+            elif url.path == "/api/latest":
+                self._json(200, server.latest or {}, head)
+            elif url.path == "/api/status":
+                self._json(200, server.status(), head)
+            elif url.path == "/frame.jpg":
+                jpeg, _ = server.jpeg()
+                if jpeg:
+                    self._send(200, jpeg, "image/jpeg", head)
+                else:
+                    self._json(503, {"error": "no frame yet"}, head)
+            elif url.path == "/stream.mjpg":
+                self._stream(head)
+            elif url.path == "/api/events":
+                self._events(head)
+            else:
+                self._json(404, {"error": f"no such path: {url.path}"}, head)
+
+        def _open_stream(self, kind: str):
+            self.send_response(200)
+            self.send_header("Content-Type", kind)
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+
+        def _bounded(self, head: bool, kind: str, slots, limit: str, body) -> None:
+            """A long response (a stream) of ``kind`` from ``body()``, in one of ``slots``; 503 when all are taken."""
+            if head:
+                self._open_stream(kind)
+                return
+            if not slots.acquire(blocking=False):
+                self._json(503, {"error": limit})
+                return
+            try:
+                self._open_stream(kind)
+                body()
+            except OSError:  # gone, reset, or stopped reading for IDLE_TIMEOUT
+                return
+            finally:
+                slots.release()
+
+        def _stream(self, head: bool):
+            self._bounded(head, "multipart/x-mixed-replace; boundary=frame", server.streams,
+                          f"at most {MAX_STREAMS} viewers at once", self._frames)
+
+        def _frames(self):
+            sent, next_at = -1, 0.0
+            while not server.closed:
+                with server.cond:  # the latest frame at once, then each new one
+                    server.cond.wait_for(lambda: server._count != sent or server.closed, timeout=5)
+                jpeg, count = server.jpeg()
+                if count == sent or not jpeg:
+                    continue
+                time.sleep(max(0.0, next_at - time.monotonic()))  # at most MAX_CLIENT_FPS to this viewer
+                next_at = time.monotonic() + 1.0 / MAX_CLIENT_FPS
+                self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: "
+                                 + str(len(jpeg)).encode() + b"\r\n\r\n" + jpeg + b"\r\n")
+                sent = count
+
+        def _events(self, head: bool):
+            self._bounded(head, "text/event-stream", server.event_slots,
+                          f"at most {MAX_EVENT_CLIENTS} event clients at once", self._event_stream)
+
+        def _event_stream(self):
+            mine: queue.Queue = queue.Queue(maxsize=QUEUE)
+            server.clients.add(mine)
+            try:
+                self.wfile.write(f"event: state\ndata: {json.dumps({'state': server.state})}\n\n".encode())
+                while mine in server.clients:
+                    try:
+                        self.wfile.write(mine.get(timeout=5))
+                    except queue.Empty:
+                        self.wfile.write(b": keep-alive\n\n")  # a dead client shows up as a failed write
+                    self.wfile.flush()
+            finally:
+                server.clients.discard(mine)
+
+    return Handler

@@ -1,0 +1,96 @@
+"""Lines that are not digits: ruled and grid paper, then any line far longer than a digit, tilted or not, removed
+along their fitted band; strokes that crossed them are closed again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edgedigits.reader.vision.measures import components, pool
+
+# 5. Lines
+PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or grid paper
+LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long...
+LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
+
+
+def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1,
+                 stats: np.ndarray | None = None) -> np.ndarray:
+    """Drop lines at least ``length`` long (ruled paper, grids, table borders), horizontal or vertical give or
+    take a tilt, where at least ``min_lines`` of them run the same way; re-close the strokes that crossed them.
+    With the mask's component ``stats``, a direction in which no component spans half that length is skipped."""
+    import cv2
+
+    length = int(length)
+    if length >= max(mask.shape):
+        return mask
+    bridge = int(2 * stroke) + 3  # a crossing stroke spans a line's band: 2 strokes and the line itself
+    cleaned = mask
+    for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
+        if stats is not None and not (stats[1:, 3 if transpose else 2] >= length / 2).any():
+            continue
+        found = _horizontal_lines(mask.T if transpose else mask, stroke, length)
+        if found is None or found[1] < min_lines:
+            continue
+        lines = found[0]
+        lines = np.ascontiguousarray(lines.T) if transpose else lines
+        without = cleaned & (1 - lines)
+        rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
+        cleaned = without | (rejoined & mask & lines)
+    return cleaned
+
+
+def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.ndarray, int] | None:
+    """The bands of the near-horizontal lines at least ``length`` long, across the frame, and their count;
+    None if there is none.
+
+    A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
+    bar, but only a line chains them over ``length``, slender. Chains are traced on a grid of stroke-wide cells.
+    A straight line is fitted through each chain, and its band (the line's own thickness) runs across the frame,
+    so that the short pieces between the digits written on the line go too.
+    """
+    import cv2
+
+    h, w = mask.shape
+    if length > w:
+        return None
+    runs = cv2.morphologyEx(np.ascontiguousarray(mask), cv2.MORPH_OPEN,
+                            cv2.getStructuringElement(cv2.MORPH_RECT, (max(3, length // 4), 1)))
+    if not runs.any():
+        return None
+    cell = max(1, int(stroke))  # a line stays one chain on the grid; digits a few strokes apart stay apart
+    count, labels, stats = components(pool(runs, cell))
+    along = (stats[:, 2] - 1) * cell  # pooling adds up to a cell
+    long = (along >= length) & (stats[:, 3] * cell <= LINE_SLENDER * along)
+    long[0] = False
+    if not long.any():
+        return None
+    lines = np.zeros_like(mask)
+    columns = np.arange(w, dtype=np.float64)
+    for i in np.nonzero(long)[0]:
+        x, y, gw, gh = stats[i, :4]
+        ys, xs = np.nonzero(labels[y : y + gh, x : x + gw] == i)
+        slope, offset = np.polyfit((xs + x + 0.5) * cell, (ys + y + 0.5) * cell, 1)
+        centre = slope * columns + offset
+        top = int(max(0, np.floor(centre.min() - cell)))
+        bottom = int(min(h, np.ceil(centre.max() + cell + 1)))
+        if bottom <= top:
+            continue
+        # Refit on the full-resolution runs within a cell of the coarse line: the grid knows it to a cell only.
+        near = runs[top:bottom] & (np.abs(np.arange(top, bottom)[:, None] - centre[None, :]) <= cell)
+        ys, xs = np.nonzero(near)
+        if len(ys) < 2:
+            continue
+        slope, offset = np.polyfit(xs, ys + top, 1)
+        thickness = len(ys) / max(1.0, float(np.ptp(xs)) + 1)
+        distance = np.abs(np.arange(top, bottom)[:, None] - (slope * columns + offset)[None, :])
+        lines[top:bottom] |= (distance <= thickness / 2 + 1).astype(np.uint8)
+    return lines & mask, int(long.sum())
+
+
+def without_lines(parts: tuple, stroke: float, length: float, min_lines: int = 1) -> tuple:
+    """``remove_lines`` on ``parts`` (mask, labels, stats) and, when it removed any, the components again;
+    ``parts`` itself when nothing changed."""
+    mask, _, stats = parts
+    cleaned = remove_lines(mask, stroke, length, min_lines=min_lines, stats=stats)
+    return parts if cleaned is mask else (cleaned, *components(cleaned)[1:])

@@ -28,8 +28,10 @@ def cli():
 
     \b
     Start with:
+      edgedigits predict photo.jpg   read the digits in a photo
+      edgedigits camera --source 0   read them from a webcam, frame by frame (--serve 8080: a live page)
       edgedigits evaluate            accuracy of the bundled model on MNIST
-      edgedigits train --help        train the seed CNN (or the micro one)
+      edgedigits train --help        train the camera, seed or micro CNN
     """
 
 
@@ -341,7 +343,15 @@ def bench(model, formats, runtimes, threads, batch, runs, warmup, min_time, samp
 
 @cli.group()
 def service():
-    """Run the camera at boot as a systemd service (install, uninstall, status)."""
+    """Run the camera at boot as a systemd service (install, uninstall, status).
+
+    \b
+    Install the device set first, the versions checked on Raspberry Pi OS (64-bit), from a checkout:
+      python3 -m venv --system-site-packages ~/edgedigits && . ~/edgedigits/bin/activate
+      pip install --require-hashes -r edgedigits/device/pins/runtime-aarch64.txt
+      pip install --no-deps .
+    edgedigits doctor says when the installed versions differ from that set.
+    """
 
 
 def _unit_name(value):

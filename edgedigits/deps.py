@@ -7,6 +7,7 @@ import importlib
 import os
 import re
 import sys
+import tempfile
 
 from edgedigits.errors import EdgeDigitsError
 
@@ -21,21 +22,25 @@ def require(module: str, extra: str):
 
 
 @contextlib.contextmanager
-def silenced_native_output():
-    """Hide what TensorFlow and its converters write to fds 1 and 2 (whatever the log level says)."""
+def silenced_native_output(fds: tuple[int, ...] = (1, 2)):
+    """Take what native code (TensorFlow, its converters, LiteRT, libpng, the TFLM allocator) writes to ``fds``
+    away from the terminal, whatever its log level says; the yielded list receives that text when the block ends."""
     sys.stdout.flush()
     sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 1)
-            os.dup2(devnull.fileno(), 2)
-            yield
-    finally:
-        sys.stdout.flush()
-        for fd, copy in zip((1, 2), saved):
-            os.dup2(copy, fd)
-            os.close(copy)
+    saved = [os.dup(fd) for fd in fds]
+    captured: list[str] = []
+    with tempfile.TemporaryFile(mode="w+", errors="replace") as sink:
+        try:
+            for fd in fds:
+                os.dup2(sink.fileno(), fd)
+            yield captured
+        finally:
+            sys.stdout.flush()
+            for fd, copy in zip(fds, saved):
+                os.dup2(copy, fd)
+                os.close(copy)
+            sink.seek(0)
+            captured.append(sink.read())
 
 
 # What TensorFlow's native code logs on a machine without a GPU, and on every tf.data map: noise, not warnings.

@@ -75,3 +75,9 @@ def number_frame(mnist, tmp_path_factory):
             cv2.imwrite(str(path), scene.image)
             return path, scene.numbers[0]
     pytest.fail("no generated frame of one number was read right in 50 tries")
+
+
+@pytest.fixture(scope="session")
+def digits(mnist):
+    """600 MNIST training digits and their labels: enough for the camera recipe's tests."""
+    return mnist.train.images[:600], mnist.train.labels[:600]

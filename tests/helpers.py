@@ -78,3 +78,33 @@ def mjpeg_source(image: Path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def assert_one_line_error(proc, code=1, match="", lines: int | None = 1):
+    """A command that failed as a user should see it: exit ``code``, no traceback, ``lines`` lines on stderr (None:
+    one line per bad input, any number), the first holding ``match``."""
+    assert proc.returncode == code, (proc.returncode, proc.stderr[-1500:])
+    assert "Traceback" not in proc.stderr, proc.stderr[-1500:]
+    said = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert said and (lines is None or len(said) == lines), proc.stderr[-1500:]
+    assert match in said[0], said[0]
+
+
+def onnx_classifier(path, in_shape=("N", 28, 28, 1), outputs: int = 10, nan: bool = False):
+    """A tiny ONNX model with the digit contract's names: reshape, matmul by zeros, softmax over ``outputs`` (or
+    0/0 everywhere with ``nan``); ``in_shape`` and ``outputs`` may break the contract on purpose."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper
+
+    flat = int(np.prod(in_shape[1:]))
+    inits = [helper.make_tensor("shape", TensorProto.INT64, [2], [-1, flat]),
+             helper.make_tensor("w", TensorProto.FLOAT, [flat, outputs], np.zeros(flat * outputs, np.float32))]
+    nodes = [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["z"]),
+             helper.make_node("Div", ["z", "z"], ["probs"]) if nan else helper.make_node("Softmax", ["z"], ["probs"], axis=1)]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, list(in_shape))],
+                              [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [in_shape[0], outputs])], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path

@@ -17,12 +17,7 @@ import pytest
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.runtime.bundled import bundled
-from tests.helpers import run_cli
-
-
-def _one_line_error(proc, code=1):
-    assert proc.returncode == code, (proc.returncode, proc.stderr[-1500:])
-    assert "Traceback" not in proc.stderr, proc.stderr[-1500:]
+from tests.helpers import assert_one_line_error, onnx_classifier, run_cli
 
 
 def _page(path, text="2024"):
@@ -43,7 +38,7 @@ def test_a_bad_file_does_not_end_a_folder_run(tmp_path):
     (folder / "b.png").write_bytes(b"not an image at all")
     _page(folder / "c.jpg")
     proc = run_cli("predict", folder, "--json")
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     lines = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [line["image"].rsplit("/", 1)[-1] for line in lines] == ["a.png", "b.png", "c.jpg"]
     assert "error" in lines[1] and "digits" in lines[0] and "digits" in lines[2]
@@ -52,7 +47,7 @@ def test_a_bad_file_does_not_end_a_folder_run(tmp_path):
 
 def test_an_empty_folder_says_so(tmp_path):
     proc = run_cli("predict", tmp_path)
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "holds no images" in proc.stderr
 
 
@@ -61,13 +56,13 @@ def test_a_fifo_never_hangs_predict(tmp_path):
     os.mkfifo(tmp_path / "b.png")
     proc = run_cli("predict", tmp_path, timeout=120)
     assert proc.returncode == 0 and "a.png" in proc.stdout and "b.png" not in proc.stdout
-    _one_line_error(run_cli("predict", tmp_path / "b.png", timeout=120))  # named directly: refused, not read
+    assert_one_line_error(run_cli("predict", tmp_path / "b.png", timeout=120), lines=None)  # named directly: refused, not read
 
 
 def test_camera_on_an_unreadable_image_fails(tmp_path):
     (tmp_path / "garbage.png").write_bytes(b"\x89PNG\r\n\x1a\n garbage")
     proc = run_cli("camera", "--source", tmp_path / "garbage.png")
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "no frame could be read" in proc.stderr
 
 
@@ -80,38 +75,20 @@ def test_camera_on_an_unreadable_image_fails(tmp_path):
 def test_bench_fails_when_a_requested_row_fails(tmp_path, args, says):
     proc = run_cli("bench", *args, "--threads", "1", "--runs", "1", "--warmup", "0", "--min-time", "0",
                    "--samples", "100", "--out", tmp_path)
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert says in proc.stderr.strip().splitlines()[-1]
 
 
 # ---------------------------------------------------------------- one line where a traceback was
 
 
-def _onnx(path, in_shape, out_shape, nan=False):
-    import onnx
-    from onnx import TensorProto, helper
-
-    inp = helper.make_tensor_value_info("input", TensorProto.FLOAT, in_shape)
-    out = helper.make_tensor_value_info("probs", TensorProto.FLOAT, out_shape)
-    flat = int(np.prod(in_shape[1:]))
-    inits = [helper.make_tensor("shape", TensorProto.INT64, [2], [-1, flat]),
-             helper.make_tensor("w", TensorProto.FLOAT, [flat, out_shape[1]], np.zeros(flat * out_shape[1]))]
-    nodes = [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["z"])]
-    nodes.append(helper.make_node("Div", ["z", "z"], ["probs"]) if nan else helper.make_node("Softmax", ["z"], ["probs"]))
-    model = helper.make_model(helper.make_graph(nodes, "g", [inp], [out], inits),
-                              opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
-    return path
-
-
 def test_foreign_models_are_refused_in_one_line(tmp_path):
     _page(tmp_path / "page.png")
-    five = _onnx(tmp_path / "five.onnx", ["N", 5], ["N", 10])
-    three = _onnx(tmp_path / "three.onnx", ["N", 28, 28, 1], ["N", 3])
+    five = onnx_classifier(tmp_path / "five.onnx", ["N", 5])
+    three = onnx_classifier(tmp_path / "three.onnx", outputs=3)
     for model, says in ((five, "not a digit classifier"), (three, "has 3 outputs")):
         proc = run_cli("predict", tmp_path / "page.png", "--model", model)
-        _one_line_error(proc)
+        assert_one_line_error(proc, lines=None)
         assert says in proc.stderr
 
 
@@ -122,7 +99,7 @@ def test_non_finite_outputs_are_refused():
     from edgedigits import runtime
 
     with tempfile.TemporaryDirectory() as tmp:
-        clf = runtime.load(_onnx(Path(tmp) / "nan.onnx", ["N", 28, 28, 1], ["N", 10], nan=True))
+        clf = runtime.load(onnx_classifier(Path(tmp) / "nan.onnx", nan=True))
         with pytest.raises(EdgeDigitsError, match="not probabilities"):
             clf.predict(np.zeros((2, 28, 28), np.uint8))
 
@@ -158,10 +135,10 @@ def test_a_tflite_tensor_of_a_million_rows_is_refused(tmp_path):
 
 
 def test_option_values_are_checked_at_parse_time(tmp_path):
-    _one_line_error(run_cli("camera", "--serve", "99999"), code=2)
+    assert_one_line_error(run_cli("camera", "--serve", "99999"), code=2, lines=None)
     _page(tmp_path / "page.png")
     proc = run_cli("camera", "--source", tmp_path / "page.png", "--roi", "400,200,200,100")
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "beyond the 480x240 frame" in proc.stderr
 
 
@@ -202,7 +179,7 @@ def test_a_declared_size_over_the_limit_is_refused_before_decoding(tmp_path):
     bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr
                      + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + b"\x00" * 64)
     proc = run_cli("predict", bomb)
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "32000x32000" in proc.stderr and "--max-pixels" in proc.stderr
 
 
@@ -217,7 +194,7 @@ def test_a_truncated_image_is_named_as_truncated(tmp_path, suffix):
     assert proc.returncode in (0, 1) and "Traceback" not in proc.stderr
     assert f"cut{suffix} is truncated" in proc.stderr and "libpng" not in proc.stderr
     strict = run_cli("predict", cut, "--strict")
-    _one_line_error(strict)
+    assert_one_line_error(strict, lines=None)
     assert "truncated" in strict.stderr
     assert run_cli("predict", tmp_path / f"full{suffix}", "--strict").returncode == 0
 
@@ -244,10 +221,10 @@ def test_annotate_mirrors_paths_and_never_overwrites_an_input(tmp_path):
     assert one is not None and two is not None and not np.array_equal(one, two)
     before = (tmp_path / "photos" / "one" / "same.png").read_bytes()
     proc = run_cli("predict", "photos", "--annotate", "photos", cwd=tmp_path)
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "would write over the input" in proc.stderr
     proc = run_cli("predict", "photos/one/same.png", "photos/two/same.png", "--annotate", "out2", cwd=tmp_path)
-    _one_line_error(proc)
+    assert_one_line_error(proc, lines=None)
     assert "would both be written to" in proc.stderr and not (tmp_path / "out2").exists()
     assert (tmp_path / "photos" / "one" / "same.png").read_bytes() == before
 
@@ -255,7 +232,7 @@ def test_annotate_mirrors_paths_and_never_overwrites_an_input(tmp_path):
 @pytest.mark.parametrize("name", ["a\nUser=root", "../../x", "two words"])
 def test_service_names_follow_systemd(name):
     proc = run_cli("service", "install", "--dry-run", "--user", "nobody", "--name", name)
-    _one_line_error(proc, code=2)
+    assert_one_line_error(proc, code=2, lines=None)
     assert "User=root" not in proc.stdout
 
 

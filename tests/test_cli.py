@@ -6,15 +6,7 @@ import pytest
 
 from edgedigits.runtime.bundled import bundled
 from edgedigits.training import architectures
-from tests.helpers import run_cli
-
-
-def assert_one_line_error(proc, code=1, match=""):
-    assert proc.returncode == code, proc.stderr
-    assert "Traceback" not in proc.stderr
-    lines = [line for line in proc.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, proc.stderr
-    assert match in lines[0], lines[0]
+from tests.helpers import assert_one_line_error, run_cli
 
 
 @pytest.mark.parametrize("args", [["--help"], ["train", "--help"], ["evaluate", "--help"]])

@@ -7,6 +7,7 @@ from edgedigits import runtime
 from edgedigits.digit import NOT_A_DIGIT
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.runtime.bundled import bundled
+from tests.helpers import onnx_classifier
 
 FILES = [("camera", ".int8.tflite"), ("camera", ".onnx"), ("micro", ".int8.tflite"), ("seed", ".int8.tflite"),
          ("seed", ".onnx")]
@@ -52,25 +53,10 @@ def test_camera_model_rejects_what_is_not_a_digit(loaded):
         assert list(loaded[name].predict(np.stack([blob, bar])).argmax(1)) == [NOT_A_DIGIT] * 2, name
 
 
-def _onnx_classifier(path, outputs: int):
-    import onnx
-    from onnx import TensorProto, helper
-
-    weights = helper.make_tensor("w", TensorProto.FLOAT, [784, outputs], np.zeros(784 * outputs, np.float32))
-    shape = helper.make_tensor("shape", TensorProto.INT64, [2], [-1, 784])
-    graph = helper.make_graph(
-        [helper.make_node("Reshape", ["input", "shape"], ["flat"]), helper.make_node("MatMul", ["flat", "w"], ["z"]),
-         helper.make_node("Softmax", ["z"], ["probs"], axis=1)],
-        "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 28, 28, 1])],
-        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, ["N", outputs])], [weights, shape])
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
-    return path
-
-
 def test_a_model_of_another_class_count_is_refused(tmp_path):
     with pytest.raises(EdgeDigitsError, match="has 3 outputs; a digit classifier has 10"):
-        runtime.load(_onnx_classifier(tmp_path / "three.onnx", 3))
-    assert runtime.load(_onnx_classifier(tmp_path / "eleven.onnx", 11)).classes == 11
+        runtime.load(onnx_classifier(tmp_path / "three.onnx", outputs=3))
+    assert runtime.load(onnx_classifier(tmp_path / "eleven.onnx", outputs=11)).classes == 11
 
 
 def test_bundled_names_resolve():

@@ -10,9 +10,9 @@ from edgedigits import runtime
 from edgedigits.digit import normalize_digit
 from edgedigits.measure import scenes
 from edgedigits.reader import vision
-from edgedigits.reader.vision import pieces
 from edgedigits.reader.pipeline import read_frame
 from edgedigits.reader.smoothing import Smoother
+from edgedigits.reader.vision import pieces
 from edgedigits.runtime.bundled import bundled
 
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from importlib import util
 from pathlib import Path
 
-from edgedigits import environment, runtime
+from edgedigits import environment
+from edgedigits.device import pins
 from edgedigits.environment import board_model, cpu_features
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.runtime import bundled
+from edgedigits.runtime import bundled, load
 from edgedigits.runtime.backends import BACKENDS
-from edgedigits.runtime.bundled import BUNDLED_DIR
 
 
 @dataclass
@@ -66,6 +66,13 @@ def doctor(root: Path = Path("/")) -> Report:
                            f"pip install 'edgedigits[{choices[0].extra}]' (or pip install {choices[0].package})")
     if util.find_spec("cv2") is None:
         report.problem("OpenCV missing: predict and camera cannot read images", "pip install opencv-python-headless")
+    wrong = pins.differences(machine)
+    if wrong:
+        said = ", ".join(f"{name} {have or 'missing'} (checked: {want})" for name, want, have in wrong)
+        report.problem(f"versions differ from the checked device set: {said}",
+                       f"pip install --require-hashes -r {pins.pin_file(machine)}")
+    elif pins.pin_file(machine).is_file():
+        report.fact("versions", f"as checked ({pins.pin_file(machine).name})")
     if util.find_spec("tensorflow") is not None:
         report.fact("tensorflow", "installed (not needed on the device; the runtime never imports it)")
 
@@ -85,9 +92,9 @@ def doctor(root: Path = Path("/")) -> Report:
         pass
 
     models, default_model = [], bundled.default_model()
-    for path in sorted(BUNDLED_DIR.glob("*.tflite")) + sorted(BUNDLED_DIR.glob("*.onnx")):
+    for path in sorted(bundled.BUNDLED_DIR.glob("*.tflite")) + sorted(bundled.BUNDLED_DIR.glob("*.onnx")):
         try:
-            clf = runtime.load(path)
+            clf = load(path)
             default = ", the default" if path == default_model else ""
             models.append(f"{path.name} ({path.stat().st_size / 1024:.0f} KB, {clf.classes} classes, loads{default})")
         except EdgeDigitsError as exc:

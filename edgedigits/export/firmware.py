@@ -10,15 +10,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from edgedigits.deps import silenced_native_output
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.export import firmware_templates as templates
 from edgedigits.files import atomic_write
@@ -59,22 +57,6 @@ def check_full_integer(info: dict, where: str) -> None:
         )
 
 
-@contextlib.contextmanager
-def _captured_fd2():
-    """Capture what native code writes to fd 2 (the TFLM allocator report)."""
-    with tempfile.TemporaryFile(mode="w+") as sink:
-        saved = os.dup(2)
-        os.dup2(sink.fileno(), 2)
-        text = []
-        try:
-            yield text
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            text.append(sink.read())
-
-
 def tflm_interpreter(blob: bytes, arena_size: int | None = None):
     try:
         from tflite_micro.python.tflite_micro import runtime as tflm
@@ -92,7 +74,7 @@ def measure_arena(blob: bytes, io: dict) -> int:
     sample = np.zeros(io["input"]["shape"], dtype=np.dtype(io["input"]["dtype"]))
     interpreter.set_input(sample, 0)
     interpreter.invoke()
-    with _captured_fd2() as report:
+    with silenced_native_output(fds=(2,)) as report:
         interpreter.print_allocations()
     found = re.search(r"Arena allocation total (\d+) bytes", report[0])
     if not found:

@@ -200,10 +200,13 @@ def build_wheel(out: Path) -> Path:
 
 def install(rootfs: Path, wheel: Path) -> dict:
     shutil.copy2(wheel, rootfs / "tmp" / wheel.name)
-    log("creating the venv and installing edgedigits[runtime] from PyPI (emulated)")
+    pinned = ROOT / "edgedigits" / "device" / "pins" / "runtime-aarch64.txt"
+    shutil.copy2(pinned, rootfs / "tmp" / pinned.name)
+    log(f"creating the venv and installing edgedigits[runtime] from PyPI as {pinned.name} pins it (emulated)")
     with mounted(rootfs, "cortex-a76"):
         result = chroot(rootfs, "cortex-a76", f"rm -rf {VENV} && python3 -m venv {VENV} && "
-                                              f"{VENV}/bin/pip install -q '/tmp/{wheel.name}[runtime]'", check=False)
+                                              f"{VENV}/bin/pip install -q --require-hashes -r /tmp/{pinned.name} && "
+                                              f"{VENV}/bin/pip install -q --no-deps '/tmp/{wheel.name}'", check=False)
         if result.returncode != 0:
             raise SystemExit(f"pip install failed inside the rootfs:\n{result.stderr[-3000:]}")
         opencv = chroot(rootfs, "cortex-a76", f"{VENV}/bin/pip list --format=freeze").stdout.lower()

@@ -1,4 +1,4 @@
-"""What people see of a frame: boxes, digits and numbers drawn on it (``web.LiveServer`` serves it)."""
+"""What people see of a frame: boxes, digits and numbers drawn on it (``live.LiveServer`` serves it)."""
 
 from __future__ import annotations
 

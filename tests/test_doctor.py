@@ -1,42 +1,10 @@
+"""``edgedigits doctor``: the board, its CPU features, and the JSON report."""
+
 import json
 
-import pytest
-
 from edgedigits import environment
-from edgedigits.device import doctor, service
-from edgedigits.errors import EdgeDigitsError
+from edgedigits.device import doctor
 from tests.helpers import run_cli
-
-
-def test_unit_runs_the_camera_as_the_invoking_user():
-    proc = run_cli("service", "install", "--dry-run", "--serve", "0.0.0.0:8080", "--", "--max-fps", "10",
-                   env={"SUDO_USER": "nobody"})
-    assert proc.returncode == 0, proc.stderr
-    unit = proc.stdout
-    assert "\nUser=nobody\n" in unit and "User=root" not in unit
-    assert "-m edgedigits camera --source picam --json --serve 0.0.0.0:8080 --max-fps 10" in unit
-    assert "\nRestart=on-failure\n" in unit and "\nStandardOutput=journal\n" in unit
-    assert "\nSupplementaryGroups=video\n" in unit and "\nWantedBy=multi-user.target\n" in unit
-    assert unit.startswith("[Unit]\n") and "\n[Service]\n" in unit and "\n[Install]\n" in unit
-
-
-def test_never_root():
-    refused = run_cli("service", "install", "--dry-run", env={"SUDO_USER": "root"})  # sudo from root's shell
-    assert refused.returncode == 1 and "runs as a normal user" in refused.stderr and not refused.stdout
-    named = run_cli("service", "install", "--dry-run", "--user", "nobody")
-    assert named.returncode == 0 and "\nUser=nobody\n" in named.stdout and "User=root" not in named.stdout
-    with pytest.raises(EdgeDigitsError, match="must not run as root"):
-        service.unit_text(["--source", "0"], "root")
-    with pytest.raises(EdgeDigitsError, match="no such user"):
-        service.unit_text(["--source", "0"], "no-such-user-xyz")
-
-
-def test_install_needs_root(monkeypatch):
-    monkeypatch.setattr(service.os, "geteuid", lambda: 1000)
-    with pytest.raises(EdgeDigitsError, match="run it with sudo"):
-        service.install_service("[Unit]\n", "edgedigits-test")
-    with pytest.raises(EdgeDigitsError, match="run it with sudo"):
-        service.uninstall_service("edgedigits-test")
 
 
 def _fake_pi(tmp_path, model="Raspberry Pi 5 Model B Rev 1.0", features="fp asimd evtstrm crc32 asimddp"):
@@ -76,3 +44,30 @@ def test_doctor_cli_json():
     assert proc.returncode == (1 if report["problems"] else 0)
     for item in report["problems"]:
         assert item["fix"] and "\n" not in item["fix"]
+
+
+def test_doctor_says_when_versions_differ_from_the_pins(tmp_path, monkeypatch):
+    from edgedigits.device import pins
+
+    pinned = tmp_path / "runtime-x86_64.txt"
+    pinned.write_text("# a comment\nnumpy==0.0.1 --hash=sha256:00\nno-such-package-xyz==1.0 --hash=sha256:00\n")
+    monkeypatch.setattr(pins, "pin_file", lambda machine=None: pinned)
+    assert pins.read_pins(pinned) == {"numpy": "0.0.1", "no-such-package-xyz": "1.0"}
+    wrong = {name: have for name, _, have in pins.differences()}
+    assert wrong == {"numpy": environment.version("numpy"), "no-such-package-xyz": None}
+    problems = dict(doctor.doctor(tmp_path).problems)
+    said = next(p for p in problems if "checked device set" in p)
+    assert "numpy" in said and "no-such-package-xyz missing" in said
+    assert problems[said] == f"pip install --require-hashes -r {pinned}"
+
+
+def test_the_shipped_pins_hold_every_device_requirement():
+    from edgedigits.device import pins
+
+    for machine in pins.MACHINES:
+        pinned = pins.read_pins(pins.pin_file(machine))
+        wanted = {req.split("=")[0].split(">")[0].split("<")[0] for req in pins.device_requirements()}
+        assert wanted <= pinned.keys(), machine
+        assert pinned["opencv-python-headless"] == pins.HOLD["opencv-python-headless"]
+        lines = [line for line in pins.pin_file(machine).read_text().splitlines() if not line.startswith("#")]
+        assert all(" --hash=sha256:" in line for line in lines), machine

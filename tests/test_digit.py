@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from edgedigits.digit import MNIST_STROKE, digit_stroke, normalize_digit
+from edgedigits.digit import MNIST_STROKE, digit_stroke, normalize_digit, to_model_input
 
 
 def _ring(thickness: int, size: int = 400) -> np.ndarray:
@@ -62,3 +62,14 @@ def test_a_blot_is_not_a_stroke():
     cv2.circle(blot, (150, 150), 140, 255, -1)
     out = normalize_digit(blot)
     assert out.max() == 255 and np.count_nonzero(out > 128) > 150
+
+
+def test_preprocess_contract():
+    digits = np.array([[0, 255]] * 14 * 28, np.uint8).reshape(28, 28)
+    x = to_model_input(digits)
+    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
+    assert x.min() == 0.0 and x.max() == 1.0
+    with pytest.raises(ValueError, match="uint8"):
+        to_model_input(digits.astype(np.float32))
+    with pytest.raises(ValueError, match="shape"):
+        to_model_input(np.zeros((2, 27, 28), np.uint8))

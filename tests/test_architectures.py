@@ -43,23 +43,13 @@ def test_inference_models_hold_no_augmentation(name):
 
 
 def test_micro_fits_a_microcontroller():
-    assert architectures.ARCHS["micro"].params <= 60_000
+    model = architectures.build("micro")
+    assert model.count_params() <= 60_000  # int8 weights and the arena fit a Pico's 264 KB of RAM with room
 
 
 def test_unknown_arch():
     with pytest.raises(EdgeDigitsError, match="unknown architecture"):
         architectures.build("resnet")
-
-
-def test_preprocess_contract():
-    digits = np.array([[0, 255]] * 14 * 28, np.uint8).reshape(28, 28)
-    x = to_model_input(digits)
-    assert x.shape == (1, 28, 28, 1) and x.dtype == np.float32
-    assert x.min() == 0.0 and x.max() == 1.0
-    with pytest.raises(ValueError, match="uint8"):
-        to_model_input(digits.astype(np.float32))
-    with pytest.raises(ValueError, match="shape"):
-        to_model_input(np.zeros((2, 27, 28), np.uint8))
 
 
 def test_mac_count():

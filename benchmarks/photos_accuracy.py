@@ -2,8 +2,9 @@
 
     python benchmarks/photos_accuracy.py [--photos DIR] [--model PATH ...] [--out DIR]
 
-Per kind of photo (single digits, strips of digits, screen drawings): images read exactly right, digit accuracy
-(1 - edit distance / label length, lines top to bottom) and extra digits. Writes benchmarks/results/photos.json
+Per kind of photo (single digits, multi-digit photos, screen drawings): images read exactly right, digit accuracy
+(1 - edit distance / label length, lines top to bottom) and extra digits; and per source (the part of a file name
+before ``__``: one writer, camera or repository), the share of its digits read, worst first. Writes benchmarks/results/photos.json
 (summary and every image's reading and boxes), photos.md, and photos_misread.png: each misread photo with the
 boxes found, its label and the reading. Skips, saying so, when the set is absent; the photos are never copied.
 """
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
-KINDS = {"single": "single digit (phone photos and crops)", "multi": "strips of digits (phone photos)",
+KINDS = {"single": "single digit (phone photos and crops)", "multi": "multi-digit (strips, strings, sheets)",
          "canvas": "digits drawn on a screen"}
 
 
@@ -40,7 +41,7 @@ def main() -> int:
     if root is None:
         return 0
     models = args.model or [runtime.default_model()]
-    report, rows = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "models": []}, []
+    report, rows, source_rows = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "models": []}, [], []
     args.out.mkdir(parents=True, exist_ok=True)
     for model in models:
         classifier = runtime.load(model)
@@ -49,8 +50,14 @@ def main() -> int:
         with progress_bar(f"reading {total} photos with {model.name}", total) as advance:
             results, summary = photos.evaluate(classifier, root, progress=advance)
         seconds = time.perf_counter() - start
+        sources = photos.by_source(results)
         report["models"].append({"model": model.name, "seconds": round(seconds, 1), "summary": summary,
-                                 "images": results})
+                                 "sources": sources, "images": results})
+        for name, s in sources.items():
+            source_rows.append([model.name, name, s["images"], s["digits"], f"{s['digit_accuracy']:.1%}"])
+        print(f"{model.name} per source (share of its digits read, worst first):")
+        for name, s in sources.items():
+            print(f"  {name:<14} {s['images']:>4} images {s['digits']:>5} digits  {s['digit_accuracy']:7.1%}")
         for kind, s in summary.items():
             rows.append([model.name, KINDS.get(kind, kind), s["images"], f"{s['exact']} ({s['exact_rate']:.1%})",
                          f"{s['digit_accuracy']:.1%}", s["extra_digits"]])
@@ -68,6 +75,8 @@ def main() -> int:
              "the label (lines joined with `-`). These photos are a development set, not a held-out test.",
              "Command: `python benchmarks/photos_accuracy.py`", ""]
     lines += markdown_table(["model", "kind", "images", "read exactly right", "digit accuracy", "extra digits"], rows)
+    lines += ["", "Per source (the part of a file name before `__`), the share of its digits read, worst first:", ""]
+    lines += markdown_table(["model", "source", "images", "digits", "digits read"], source_rows)
     lines += ["", "Misread photos, with the boxes found: `photos_misread.png`."]
     (args.out / "photos.md").write_text("\n".join(lines) + "\n")
     return 0

@@ -15,6 +15,7 @@ from edgedigits import __version__
 from edgedigits.deps import keras_backend, require
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.reader.sources import MAX_PIXELS
+from edgedigits.reader.vision.finder import PAGE_MODES
 from edgedigits.runtime.backends import BACKENDS
 from edgedigits.training.architectures import ARCHS, RECIPES
 
@@ -98,6 +99,8 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label
 
 MODEL_HELP = ("Model file (.tflite, .onnx or .keras), or a bundled model by name: camera, seed (the Kaggle CNN) or "
               "micro [default: camera, int8 TFLite].")
+PAGE_HELP = ("auto: find the sheets of paper in the frame (a page on a desk, a scan's dark margin) and read each one, "
+             "flattened; off: read the whole frame.")
 CONFIDENCE_HELP = ("Drop digits the model is less sure of. Confidence is a digit's share of the model's probabilities, "
                    "the same in every format (int8 outputs are divided by their sum, so they reach 1.0 too).")
 
@@ -144,7 +147,12 @@ def evaluate(model, data, split, as_json):
 @click.option("--max-pixels", type=click.IntRange(min=1), default=MAX_PIXELS, show_default=True,
               help="Refuse images whose header declares more pixels than this (checked before decoding).")
 @click.option("--strict", is_flag=True, help="Refuse truncated images instead of reading them with a warning.")
-def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads, max_pixels, strict):
+@click.option("--page", type=click.Choice(PAGE_MODES), default="auto", show_default=True, help=PAGE_HELP)
+@click.option("--debug", "debug_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write NAME.debug.png per image into this directory: the sheet of paper found, the ink, the lines "
+                   "removed, every candidate digit and why it was kept or dropped, and the reading.")
+def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads, max_pixels, strict, page,
+            debug_dir):
     """Find and read the handwritten digits in images (files or folders).
 
     \b
@@ -164,7 +172,8 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
         click.echo(f"wrote {count:,} predictions to {output}", err=True)
         return
     predict_images(paths, classifier, click.echo, as_json=as_json, annotate_dir=annotate, min_confidence=min_confidence,
-                   max_pixels=max_pixels, strict=strict, warn=lambda line: click.echo(line, err=True))
+                   max_pixels=max_pixels, strict=strict, warn=lambda line: click.echo(line, err=True), page=page,
+                   debug_dir=debug_dir)
 
 
 def _address(value):
@@ -219,6 +228,7 @@ def _roi(value):
 @click.option("--record", type=click.Path(dir_okay=False), default=None, help="Write the annotated video (.mp4).")
 @click.option("--roi", callback=lambda ctx, param, v: _roi(v), default=None, metavar="X,Y,W,H",
               help="Only look inside this rectangle (pixels).")
+@click.option("--page", type=click.Choice(PAGE_MODES), default="auto", show_default=True, help=PAGE_HELP)
 @click.option("--max-fps", type=click.FloatRange(min=0, min_open=True), default=None, help="Limit the frame rate.")
 @click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after N frames.")
 @click.option("--smooth", type=click.IntRange(min=1), default=5, show_default=True,
@@ -226,7 +236,7 @@ def _roi(value):
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
 def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqtt_user, mqtt_password, mqtt_tls,
-           mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads):
+           mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads, page):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
@@ -246,7 +256,7 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
 
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
-                            mqtt=mqtt)
+                            mqtt=mqtt, page=page)
     run(options, _load_model(model, threads))
 
 

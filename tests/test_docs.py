@@ -53,7 +53,7 @@ def _command_lines():
 
 def _check(words: list[str]) -> str | None:
     """What is wrong with ``edgedigits WORDS``, or None: subcommands are walked, options looked up."""
-    command, ctx = cli, None
+    command = cli
     for word in words:
         if word.startswith("-") and word not in ("-", "--"):
             name = word.split("=")[0]

@@ -39,6 +39,16 @@ def test_reading_joins_lines_top_to_bottom():
     assert vision.reading([]) == ""
 
 
+def test_by_source_weighs_each_photo_by_its_digits():
+    results = [{"file": "a__12__1.jpg", "label": "12", "exact": False, "digit_accuracy": 0.5},
+               {"file": "a__3__1.jpg", "label": "3", "exact": True, "digit_accuracy": 1.0},
+               {"file": "b__4__1.jpg", "label": "4", "error": "unreadable"}]
+    sources = photos.by_source(results)
+    assert list(sources) == ["b", "a"]  # worst first
+    assert sources["a"]["digits"] == 3 and abs(sources["a"]["digit_accuracy"] - 2 / 3) < 1e-9
+    assert sources["b"]["digit_accuracy"] == 0.0 and sources["a"]["exact"] == 1
+
+
 def test_summary_counts_errors_as_misses():
     results = [{"kind": "single", "exact": True, "digit_accuracy": 1.0, "extra_digits": 0},
                {"kind": "single", "error": "unreadable"}]

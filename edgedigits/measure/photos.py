@@ -143,6 +143,22 @@ def summarize(results: list[dict]) -> dict:
     return kinds
 
 
+def by_source(results: list[dict]) -> dict[str, dict]:
+    """Per source (a file name's part before ``__``: one writer, camera or repository): images, digits, and the
+    share of its digits read (digit accuracy weighted by each label's length; an unreadable file reads none)."""
+    sources: dict[str, dict] = {}
+    for r in results:
+        digits = len(r["label"].replace("-", ""))
+        s = sources.setdefault(r["file"].split("__")[0], {"images": 0, "digits": 0, "read": 0.0, "exact": 0})
+        s["images"] += 1
+        s["digits"] += digits
+        s["read"] += r.get("digit_accuracy", 0.0) * digits
+        s["exact"] += int(bool(r.get("exact")))
+    for s in sources.values():
+        s["digit_accuracy"] = s["read"] / max(1, s["digits"])
+    return dict(sorted(sources.items(), key=lambda kv: (kv[1]["digit_accuracy"], kv[0])))
+
+
 def contact_sheet(results: list[dict], root: Path, tile: int = 240, columns: int = 6) -> np.ndarray | None:
     """One tile per misread photo: the photo with the boxes found, its label and what was read."""
     import cv2

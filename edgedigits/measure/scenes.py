@@ -5,6 +5,7 @@ Hard scenes add ruled lines, a shadow, digits written close together and light-o
 Photo scenes (``make_photo``) cover what real phone photos show: close-ups where one digit fills the frame,
 thin pen and fat marker strokes, blue and black ink, grid, ruled, coloured and textured paper, sharp shadows,
 ink showing through from the back of the page, and phone-size frames up to 4000x3000.
+Sheets (``make_sheet``) are what a camera sees of a page: on a desk, dense, ruled with a thin pen, in marker, coloured.
 The boxes come from warping a per-digit id map with the same transform as the image, so they stay exact.
 """
 
@@ -256,6 +257,186 @@ def make_photo(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray)
     return _scene(image, ids, labels[picks[: len(glyphs)]], groups)
 
 
+SHEETS = ("desk", "dense", "ruled", "marker", "coloured")  # the sheet classes ``make_sheet`` draws
+SHEET_SIZES = [(1280, 960), (1600, 1200), (2016, 1512)]
+DESKS = {"wood": ((40, 75, 120), (25, 45, 80)), "leather": ((30, 30, 38), (15, 15, 20)),
+         "cloth": ((90, 60, 50), (60, 40, 35))}  # BGR: base colour and the colour of its grain
+COLOURED = [(120, 235, 250), (200, 180, 250), (170, 235, 190), (245, 215, 170)]  # yellow, pink, green, blue (BGR)
+
+
+def _desk(rng, height: int, width: int) -> np.ndarray:
+    """A BGR float32 desk: wood grain, dark leather or woven cloth."""
+    import cv2
+
+    kind = str(rng.choice(list(DESKS)))
+    base, grain = (np.float32(c) * rng.uniform(0.8, 1.2) for c in DESKS[kind])
+    if kind == "wood":  # long streaks along one axis
+        streaks = cv2.resize(rng.normal(0, 1, (height // 40 + 2, 8)).astype(np.float32), (width, height))
+        field = np.clip(0.5 + 0.35 * streaks, 0, 1)
+    elif kind == "cloth":  # a fine weave
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        period = rng.uniform(4, 9)
+        field = 0.5 + 0.25 * np.sin(xx * 2 * np.pi / period) * np.sin(yy * 2 * np.pi / period)
+    else:  # leather: soft blotches
+        field = cv2.resize(rng.normal(0.5, 0.2, (height // 60 + 2, width // 60 + 2)).astype(np.float32),
+                           (width, height), interpolation=cv2.INTER_CUBIC)
+    field = np.clip(field, 0, 1)[..., None]
+    return base * (1 - field) + grain * field
+
+
+def _sheet_lines(rng, kind: str) -> list[int]:
+    """How many digits each line of the sheet holds."""
+    if kind == "dense":
+        return [int(rng.integers(4, 13)) for _ in range(int(rng.integers(3, 7)))]
+    if kind == "ruled":
+        return [int(rng.integers(1, 5)) for _ in range(int(rng.integers(1, 3)))]
+    if kind == "marker":
+        return [int(rng.integers(1, 5))]
+    return [int(rng.integers(2, 9)) for _ in range(int(rng.integers(1, 4)))]
+
+
+def _write_lines(rng, page, ids, images, lines, digit_h: int, stroke: float, ink, top: int, pitch: int):
+    """Write lines of MNIST digits on ``page`` (in place), their baselines ``pitch`` apart from ``top + digit_h``:
+    the digits of a line share a height (within 10%) and that baseline; numbers are 1-4 digits apart by a wider
+    space. Returns the picks and the numbers (lists of ids)."""
+    height, width = ids.shape
+    picks, groups, k = [], [], 0
+    for n, count in enumerate(lines):
+        h_line = int(digit_h * rng.uniform(0.9, 1.1))
+        y = top + digit_h + n * pitch - h_line  # the line's top: its digits stand on the baseline
+        if y < 0 or y + h_line > height - digit_h // 3:
+            break
+        x = int(rng.uniform(0.06, 0.15) * width)
+        left = count
+        while left > 0:
+            size = min(left, int(rng.integers(1, 5)))
+            group = []
+            for _ in range(size):
+                i = int(rng.integers(len(images)))
+                h = int(h_line * rng.uniform(0.92, 1.0))
+                glyph = _restroke(_glyph(images[i], h), stroke * rng.uniform(0.85, 1.15))
+                gh, gw = glyph.shape
+                if x + gw > width - 10:
+                    left = 0
+                    break
+                gy = y + h_line - gh  # on the line's baseline
+                alpha = glyph[..., None] * rng.uniform(0.85, 1.0)
+                region = page[gy : gy + gh, x : x + gw]
+                region[:] = region * (1 - alpha) + ink * alpha
+                k += 1
+                ids[gy : gy + gh, x : x + gw][glyph > 0.3] = k
+                picks.append(i)
+                group.append(k - 1)
+                x += gw + int(h_line * rng.uniform(0.15, 0.4))
+                left -= 1
+            if group:
+                groups.append(group)
+            x += int(h_line * rng.uniform(0.8, 1.4))
+    return picks, groups
+
+
+def make_sheet(rng: np.random.Generator, images: np.ndarray, labels: np.ndarray, kind: str) -> Scene:
+    """One photo of a sheet of ``kind`` (``SHEETS``), with MNIST digits re-stroked as a pen leaves them:
+
+    - desk: a white or beige page on wood, dark leather or cloth, covering 30-80% of the frame, turned and seen in
+      perspective (up to 25 degrees), a soft shadow along its edge;
+    - dense: 3-6 lines of 4-12 digits, about 30 px tall with a 2-3 px pen, as a rectified phone photo or a scan,
+      with a dark margin along two edges;
+    - ruled: ruled or grid notebook paper, thin blue or black ballpoint;
+    - marker: big digits in a thick marker on plain paper, a lone 1 among them;
+    - coloured: marker digits on yellow, pink, green or blue paper.
+    """
+    import cv2
+
+    width, height = SHEET_SIZES[int(rng.integers(len(SHEET_SIZES)))]
+    if kind == "desk":
+        cover = rng.uniform(0.3, 0.8)
+        page_h = int(height * np.sqrt(cover * width / height / 0.75) * 0.75 ** 0.5)
+        page_h = min(page_h, int(height * 0.95))
+        page_w = min(int(page_h * rng.uniform(0.72, 0.78)), int(width * 0.9))
+    elif kind == "dense":
+        page_w, page_h = int(width * rng.uniform(0.85, 0.95)), int(height * rng.uniform(0.85, 0.95))
+    else:
+        page_w, page_h = width, height
+    lines = _sheet_lines(rng, kind)
+    if kind == "dense":
+        digit_h = int(rng.uniform(26, 36) * width / 1280)
+        stroke = rng.uniform(2.0, 3.0) * width / 1280
+    elif kind == "ruled":
+        spacing = int(page_h * rng.uniform(0.08, 0.16))
+        digit_h = int(spacing * rng.uniform(0.55, 0.85))
+        stroke = max(1.2, digit_h * rng.uniform(0.025, 0.045))
+    elif kind in ("marker", "coloured"):
+        digit_h = int(page_h * rng.uniform(0.18, 0.3) if kind == "marker" else page_h * rng.uniform(0.1, 0.18))
+        stroke = digit_h * rng.uniform(0.1, 0.16)
+    else:
+        digit_h = int(page_h * rng.uniform(0.07, 0.12))
+        stroke = digit_h * rng.uniform(0.05, 0.1)
+    if kind == "coloured":
+        page = np.ones((page_h, page_w, 3), np.float32) * np.float32(COLOURED[int(rng.integers(len(COLOURED)))])
+    elif kind == "ruled":
+        colour = np.float32(rng.choice([(200, 160, 120), (150, 150, 150), (210, 170, 200)]))
+        page = np.ones((page_h, page_w, 3), np.float32) * np.float32((235, 240, 242)) * rng.uniform(0.85, 1.0)
+        for y in range(spacing // 2, page_h, spacing):
+            cv2.line(page, (0, y), (page_w - 1, y), colour.tolist(), max(1, page_h // 600))
+        grid = rng.random() < 0.5
+        if grid:
+            for x in range(spacing // 2, page_w, spacing):
+                cv2.line(page, (x, 0), (x, page_h - 1), colour.tolist(), max(1, page_h // 600))
+    else:
+        page = np.ones((page_h, page_w, 3), np.float32) * np.float32(rng.choice([(235, 240, 242), (200, 222, 232)]))
+    page *= rng.uniform(0.85, 1.0)
+    ink = np.float32(rng.choice([(30, 30, 35), (140, 50, 20)]))  # black, blue
+    ids = np.zeros((page_h, page_w), np.int16)
+    pool, pool_labels = images, labels
+    if kind == "marker" and rng.random() < 0.3:  # a lone thick 1
+        pool, pool_labels, lines = images[labels == 1], labels[labels == 1], [1]
+    if kind == "ruled" and not grid:  # on ruled paper the digits stand on the lines
+        line = int(rng.integers(1, 3))
+        top, pitch = spacing // 2 + line * spacing - digit_h - int(rng.integers(1, 4)), spacing * int(rng.integers(1, 3))
+    elif kind == "ruled":  # on grid paper, anywhere
+        top, pitch = int(digit_h * rng.uniform(0.6, 1.5)), int(digit_h * rng.uniform(1.5, 2.5))
+    else:
+        top, pitch = int(digit_h * rng.uniform(0.6, 1.5)), int(digit_h * rng.uniform(1.5, 2.0))
+    picks, groups = _write_lines(rng, page, ids, pool, lines, digit_h, stroke, ink, top, pitch)
+    digit_labels = pool_labels[picks]
+
+    # The page in the frame: on a desk in perspective, with a dark margin, or filling it.
+    src = np.float32([[0, 0], [page_w, 0], [page_w, page_h], [0, page_h]])
+    if kind == "desk":
+        frame = _desk(rng, height, width)
+        angle = np.deg2rad(rng.uniform(-25, 25))
+        centre = np.float32([width / 2, height / 2]) + rng.uniform(-0.1, 0.1, 2).astype(np.float32) * [width, height]
+        corners = src - np.float32([page_w / 2, page_h / 2])
+        rot = np.float32([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+        dst = corners @ rot.T + centre
+        dst += rng.uniform(-0.06, 0.06, (4, 2)).astype(np.float32) * [page_w, page_h]  # perspective
+    elif kind == "dense":
+        frame = np.ones((height, width, 3), np.float32) * np.float32(rng.uniform(20, 60))
+        ox, oy = width - page_w, height - page_h  # the page in one corner: a margin along two edges
+        dst = src + np.float32([ox if rng.random() < 0.5 else 0, oy if rng.random() < 0.5 else 0])
+    else:
+        frame = np.zeros((height, width, 3), np.float32)
+        dst = src.copy()
+    matrix = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+    mask = cv2.warpPerspective(np.ones((page_h, page_w), np.float32), matrix, (width, height), flags=cv2.INTER_LINEAR)
+    warped = cv2.warpPerspective(page, matrix, (width, height), flags=cv2.INTER_LINEAR)
+    frame = frame * (1 - mask[..., None]) + warped * mask[..., None]
+    frame_ids = cv2.warpPerspective(ids, matrix, (width, height), flags=cv2.INTER_NEAREST, borderValue=0)
+    if kind == "desk":  # a soft shadow where the page meets the desk
+        shadow = cv2.GaussianBlur(mask, (0, 0), max(2.0, width / 200))
+        frame *= (1 - 0.3 * np.clip(shadow - mask, 0, 1))[..., None]
+    gy, gx = np.mgrid[0:height, 0:width].astype(np.float32)
+    angle = rng.uniform(0, 2 * np.pi)
+    ramp = np.cos(angle) * gx / width + np.sin(angle) * gy / height
+    frame *= (1.0 + rng.uniform(0.05, 0.25) * (ramp - ramp.mean()))[..., None]
+    frame = cv2.GaussianBlur(frame, (0, 0), rng.uniform(0.5, 1.0) * max(1.0, height / 960))
+    frame += rng.normal(0, rng.uniform(2, 5), frame.shape).astype(np.float32)
+    ok, jpeg = cv2.imencode(".jpg", np.clip(frame, 0, 255).astype(np.uint8),
+                            [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(75, 93))])
+    return _scene(cv2.imdecode(jpeg, cv2.IMREAD_COLOR), frame_ids, digit_labels, groups)
+
+
 def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
     """Greedy IoU matching of detections to ground truth: counts for recall, precision and accuracy."""
     pairs = sorted(((iou(d.box, g), i, j) for i, d in enumerate(detections) for j, g in enumerate(scene.boxes)),
@@ -273,14 +454,19 @@ def score(scene: Scene, detections, threshold: float = 0.5) -> dict:
     return {"truth": len(scene.boxes), "found": len(detections), "matched": matched, "correct": correct}
 
 
-def evaluate(classifier, images: np.ndarray, labels: np.ndarray, hard: bool, frames: int = 100,
-             seed: int = 0, digits: int = 10, photo: bool = False) -> dict:
+def evaluate(classifier, images: np.ndarray, labels: np.ndarray, hard: bool = False, frames: int = 100,
+             seed: int = 0, digits: int = 10, photo: bool = False, sheet: str | None = None) -> dict:
     """Detection recall/precision and end-to-end accuracy (found and right) over generated frames
-    (``make_photo`` frames when ``photo``, else ``make_scene`` ones)."""
+    (``make_sheet`` frames of class ``sheet``, ``make_photo`` frames when ``photo``, else ``make_scene`` ones)."""
     rng = np.random.default_rng(seed)
     total = {"frames": frames, "truth": 0, "found": 0, "matched": 0, "correct": 0}
     for _ in range(frames):
-        scene = make_photo(rng, images, labels) if photo else make_scene(rng, images, labels, n=digits, hard=hard)
+        if sheet:
+            scene = make_sheet(rng, images, labels, sheet)
+        elif photo:
+            scene = make_photo(rng, images, labels)
+        else:
+            scene = make_scene(rng, images, labels, n=digits, hard=hard)
         detections = read_frame(scene.image, classifier).detections
         for key, value in score(scene, detections).items():
             total[key] += value

@@ -38,6 +38,7 @@ class CameraOptions:
     max_frames: int | None = None
     smooth: int = 5
     min_confidence: float = 0.0
+    page: str = "auto"  # find the sheets of paper in each frame ("off": read it whole)
     mqtt: MqttOptions | None = None  # publish changed readings (and Home Assistant discovery) to a broker
 
 
@@ -148,7 +149,7 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
                     backoff = _reconnect(source, backoff, stop, log)
                     continue
                 backoff = FIRST_BACKOFF
-                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother)
+                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother, page=options.page)
                 frames += 1
                 digits_total += len(reading.detections)
                 ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}

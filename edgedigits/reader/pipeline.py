@@ -10,6 +10,7 @@ import numpy as np
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.reader.vision import Detection, Number, find_digits, group_numbers
+from edgedigits.reader.vision.results import Trace
 
 
 class TimedClassifier:
@@ -32,10 +33,11 @@ class FrameReading(NamedTuple):
     ms: dict  # preprocess (finding, cutting and normalising) and infer, in milliseconds
 
 
-def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 0.0, smoother=None) -> FrameReading:
-    """Find and classify the digits of one frame (inside ``roi``, x, y, w, h, when given), drop those under
-    ``min_confidence``, let ``smoother`` vote over frames, and group them into numbers. Boxes are in
-    full-frame pixels."""
+def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 0.0, smoother=None,
+               page: str = "auto", trace: Trace | None = None) -> FrameReading:
+    """Find and classify the digits of one frame (inside ``roi``, x, y, w, h, when given; on the sheets of paper
+    it shows, unless ``page`` is "off"), drop those under ``min_confidence``, let ``smoother`` vote over frames,
+    and group them into numbers. Boxes are in full-frame pixels. A ``trace`` records every stage."""
     timed = classifier if isinstance(classifier, TimedClassifier) else TimedClassifier(classifier)
     start, timed.seconds = time.perf_counter(), 0.0
     x0, y0 = (roi[0], roi[1]) if roi else (0, 0)
@@ -43,9 +45,12 @@ def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 
         raise EdgeDigitsError(f"--roi {','.join(map(str, roi))} reaches beyond the {frame.shape[1]}x{frame.shape[0]} "
                               "frame")
     view = frame[y0 : y0 + roi[3], x0 : x0 + roi[2]] if roi else frame
-    detections = [d for d in find_digits(view, classifier=timed) if d.confidence >= min_confidence]
-    for d in detections:
+    found = find_digits(view, classifier=timed, page=page, trace=trace)
+    for d in found:
         d.box = (d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3])
+    detections = [d for d in found if d.confidence >= min_confidence]
+    if trace is not None:
+        trace.dropped += [(d.box, "below confidence") for d in found if d.confidence < min_confidence]
     total = time.perf_counter() - start
     if smoother is not None:
         detections = smoother.update(detections)

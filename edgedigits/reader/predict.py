@@ -9,10 +9,12 @@ from pathlib import Path
 
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import atomic_path
+from edgedigits.reader.outputs.debug import stages
 from edgedigits.reader.outputs.preview import annotate
 from edgedigits.reader.pipeline import read_frame
 from edgedigits.reader.sources import MAX_PIXELS, image_files, read_image
 from edgedigits.reader.vision import reading
+from edgedigits.reader.vision.results import Trace
 
 
 def annotated_paths(files: list[Path], names: list[Path], out: Path) -> list[Path]:
@@ -33,11 +35,14 @@ def annotated_paths(files: list[Path], names: list[Path], out: Path) -> list[Pat
 
 def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool = False,
                    annotate_dir: Path | None = None, min_confidence: float = 0.0, max_pixels: int = MAX_PIXELS,
-                   strict: bool = False, warn: Callable[[str], None] | None = None) -> int:
+                   strict: bool = False, warn: Callable[[str], None] | None = None, page: str = "auto",
+                   debug_dir: Path | None = None) -> int:
     """Read every image among ``paths`` (folders recursively) and ``echo`` one line per image: JSON or
     "path: numbers". A file that cannot be read gives its own line (``{"image", "error"}`` under ``as_json``)
     and the others are still read; then the run fails, naming how many. With ``annotate_dir``, a copy with
-    boxes and labels goes there (see ``annotated_paths``). Returns the number of images read."""
+    boxes and labels goes there (see ``annotated_paths``); with ``debug_dir``, a picture of every stage of the
+    finder (``outputs.debug``), NAME.debug.png. ``page``: "auto" reads the sheets of paper a photo shows, "off"
+    the whole frame. Returns the number of images read."""
     import cv2
 
     warn = warn or (lambda line: print(line, file=sys.stderr))
@@ -60,10 +65,14 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
         names += [f.relative_to(path) if path.is_dir() else Path(f.name) for f in found]
     failed = bad_args
     targets = annotated_paths(files, names, annotate_dir) if annotate_dir else [None] * len(files)
-    for path, target in zip(files, targets):
+    debugs = ([t.with_name(t.stem + ".debug.png") for t in annotated_paths(files, names, debug_dir)] if debug_dir
+              else [None] * len(files))
+    for path, target, debug in zip(files, targets, debugs):
         try:
             frame = read_image(path, max_pixels=max_pixels, strict=strict, warn=warn)
-            detections, numbers, _ = read_frame(frame, classifier, min_confidence=min_confidence)
+            trace = Trace(frame) if debug is not None else None
+            detections, numbers, _ = read_frame(frame, classifier, min_confidence=min_confidence, page=page,
+                                                trace=trace)
         except EdgeDigitsError as exc:
             failed += 1
             fail(path, exc)
@@ -73,10 +82,13 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
                              "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))
         else:
             echo(f"{path}: {' '.join(n.text for n in numbers) or '(no digits)'}")
-        if target is not None:
-            with atomic_path(target) as tmp:
-                if not cv2.imwrite(str(tmp), annotate(frame, detections, numbers)):
-                    raise EdgeDigitsError(f"cannot write {target}")
+        for where, picture in ((target, annotate), (debug, None)):
+            if where is None:
+                continue
+            image = picture(frame, detections, numbers) if picture else stages(trace, detections, reading(numbers))
+            with atomic_path(where) as tmp:
+                if not cv2.imwrite(str(tmp), image):
+                    raise EdgeDigitsError(f"cannot write {where}")
     if failed:
         raise EdgeDigitsError(f"{failed} of {len(files) + bad_args} inputs failed (each is named above)")
     return len(files)

@@ -59,7 +59,7 @@ class Ink:
     scale: float  # working pixels per input pixel (<= 1)
 
 
-def _as_image(frame: np.ndarray) -> np.ndarray:
+def as_image(frame: np.ndarray) -> np.ndarray:
     """A uint8 grey (H, W) or BGR (H, W, 3) image."""
     frame = np.asarray(frame)
     if frame.dtype != np.uint8:
@@ -104,32 +104,35 @@ def _separation(small: np.ndarray) -> tuple[float, float]:
     return scores[0], scores[1]
 
 
-def choose_plane(image: np.ndarray) -> tuple[int, bool]:
-    """The plane (see ``plane``) where ink stands out most, and whether the ink is lighter than its background.
-    Judged on a copy ``PROBE_SIDE`` pixels high."""
+def choose_plane(image: np.ndarray, known: bool | None = None) -> tuple[int, bool]:
+    """The plane (see ``plane``) where ink stands out most, and whether the ink is lighter than its background
+    (unless ``known`` says so already: ink on a sheet of paper is dark). Judged on a copy ``PROBE_SIDE`` pixels
+    high."""
     import cv2
 
     h, w = image.shape[:2]
     factor = max(1.0, min(h, w) / PROBE_SIDE)
     small = cv2.resize(image, (max(1, round(w / factor)), max(1, round(h / factor))), interpolation=cv2.INTER_AREA)
-    dark, light = _separation(plane(small, 0))
-    best = {False: (dark, 0), True: (light, 0)}  # per polarity: (score, plane)
+    dark, lighter = _separation(plane(small, 0))
+    best = {False: (dark, 0), True: (lighter, 0)}  # per polarity: (score, plane)
     if small.ndim == 3:  # colour planes count when ink stands out by its colour too
         b, g, r = cv2.split(small)
         chroma = cv2.subtract(cv2.max(cv2.max(b, g), r), cv2.min(cv2.min(b, g), r))
-        if _separation(chroma)[1] > CHROMA * max(dark, light):
+        if _separation(chroma)[1] > CHROMA * max(dark, lighter):
             for index in (1, 2, 3):
                 for is_light, score in zip((False, True), _separation(plane(small, index))):
                     best[is_light] = max(best[is_light], (score, index))
-    (dark, _), (light, _) = best[False], best[True]
-    if max(dark, light) < PROBE_CLEAR:  # the probe saw only paper (digits too small for it): the grey plane
-        best = {False: (dark, 0), True: (light, 0)}
-    if max(dark, light) < PROBE_CLEAR or min(dark, light) > 0.9 * max(dark, light):
+    (dark, _), (lighter, _) = best[False], best[True]
+    if max(dark, lighter) < PROBE_CLEAR:  # the probe saw only paper (digits too small for it): the grey plane
+        best = {False: (dark, 0), True: (lighter, 0)}
+    if known is not None:
+        is_light = known
+    elif max(dark, lighter) < PROBE_CLEAR or min(dark, lighter) > 0.9 * max(dark, lighter):
         # No clear winner: the paper is the majority of pixels, and ink on it is dark unless clearly lighter.
         low, middle, high = np.percentile(plane(small, 0), [1, 50, 99])
         is_light = bool(high - middle > 2 * max(middle - low, 1))  # 1: a grey level, the quantisation step
     else:
-        is_light = light > dark
+        is_light = lighter > dark
     return best[is_light][1], is_light
 
 
@@ -214,12 +217,13 @@ def _coarse_enough(stats: np.ndarray, stroke: float) -> bool:
     return not (w[digits] > SPLIT_ASPECT * h[digits]).any()  # a blob wider than a digit: digits touch there
 
 
-def find_ink(frame: np.ndarray) -> Ink | None:
-    """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none."""
+def find_ink(frame: np.ndarray, light: bool | None = None) -> Ink | None:
+    """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none. ``light``: whether
+    the ink is known to be lighter than its background (None: the frame says)."""
     import cv2
 
-    image = _as_image(frame)
-    index, light = choose_plane(image)
+    image = as_image(frame)
+    index, light = choose_plane(image, light)
     ink_plane = plane(image, index)
     if light:
         ink_plane = 255 - ink_plane

@@ -11,6 +11,7 @@ from edgedigits.reader.vision.measures import components, pool
 # 5. Lines
 PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or grid paper
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long...
+PAPER_PIECE = 0.4  # on ruled or grid paper, a straight run 40% as long as its lines is one of them, broken
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
 
 
@@ -21,17 +22,20 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
     With the mask's component ``stats``, a direction in which no component spans half that length is skipped."""
     import cv2
 
-    length = int(length)
     if length >= max(mask.shape):
         return mask
     bridge = int(2 * stroke) + 3  # a crossing stroke spans a line's band: 2 strokes and the line itself
     cleaned = mask
     for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
-        if stats is not None and not (stats[1:, 3 if transpose else 2] >= length / 2).any():
+        view = mask.T if transpose else mask
+        run = int(length if min_lines == 1 else min(length, view.shape[1] / 2))  # paper's lines cross its side
+        if stats is not None and not (stats[1:, 3 if transpose else 2] >= run / 2).any():
             continue
-        found = _horizontal_lines(mask.T if transpose else mask, stroke, length)
+        found = _horizontal_lines(view, stroke, run)
         if found is None or found[1] < min_lines:
             continue
+        if min_lines > 1:  # ruled or grid paper: the pieces of its lines that the ink threshold broke go too
+            found = _horizontal_lines(view, stroke, int(run * PAPER_PIECE)) or found
         lines = found[0]
         lines = np.ascontiguousarray(lines.T) if transpose else lines
         without = cleaned & (1 - lines)

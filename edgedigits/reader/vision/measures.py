@@ -14,6 +14,7 @@ MIN_STROKES_TALL = 2.0  # a digit is at least 2 stroke widths tall (a bold one t
 SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
 MAX_DIGIT_HEIGHT = 1.6  # joined pieces are at most 1.6x the typical digit height (more: two digits stacked)
 MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a long tail); wider is a line
+UPRIGHT_LINE = 12.0  # a piece 12x taller than wide is a line's rest for the digit height (a 1 has slant or width)
 SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
 
 
@@ -63,14 +64,18 @@ def weighted_median(values, weights) -> float:
     return float(values[np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
-def digit_height(stats: np.ndarray, stroke: float) -> float | None:
+def digit_height(stats: np.ndarray, stroke: float, side: float | None = None) -> float | None:
     """The typical digit height: the median height of components that are neither lines nor dots, weighted by
     their ink squared, so that many small pieces of paper texture do not outweigh one digit.
-    When every component is line-shaped (digits written on ruled lines merge with them), the tall ones count:
-    a line alone is thinner than a digit is tall."""
+    Pieces of lines lying down do not count, nor, on lined paper (``side``: the frame's height), upright rests of
+    its lines that the ink threshold broke (slender, and longer than a quarter of the frame); when every
+    component is line-shaped (digits written on ruled lines merge with them, or a lone upright 1), the tall ones
+    count: a line alone is thinner than a digit is tall."""
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
     tall = h >= MIN_STROKES_TALL * stroke
     shaped = tall & (w <= 3 * h)
+    if side is not None:
+        shaped &= (h <= UPRIGHT_LINE * w) | (h < side / 4)
     chosen = shaped if shaped.any() else tall
     if not chosen.any():
         return None

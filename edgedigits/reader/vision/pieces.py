@@ -103,6 +103,7 @@ class Finder:
     def __init__(self, ink: Ink, labels: np.ndarray, stats: np.ndarray, digit_height: float):
         self.ink, self.labels, self.stats, self.height = ink, labels, stats, digit_height
         self.crops: list[Detection] = []
+        self.dropped: list[tuple[tuple[int, int, int, int], str]] = []  # (box in input pixels, why)
 
     def box(self, ids) -> tuple[int, int, int, int]:
         s = self.stats[list(ids)]
@@ -119,20 +120,22 @@ class Finder:
                     return True
         return False
 
-    def plausible(self, box, ids) -> bool:
-        """Could these pieces, in this box, be one digit?"""
+    def why_not(self, box, ids) -> str | None:
+        """Why these pieces, in this box, cannot be one digit; None when they can."""
         x, y, w, h = box
         stroke = self.ink.stroke
+        if w > MAX_ASPECT * h:
+            return "line"
         if not self.shaped(box):
-            return False
+            return "speck"
         if h > MAX_DIGIT_HEIGHT * self.height and len(ids) > 1:
-            return False
+            return "too tall"
         ink = float(self.stats[list(ids), 4].sum())
         if ink < 0.5 * stroke * h:  # sparse: dots spread over a box
-            return False
+            return "speck"
         if ink > SOLID_FILL * w * h and w > 3 * stroke:
-            return False
-        return True
+            return "blot"
+        return None
 
     def shaped(self, box) -> bool:
         """Is a box of this shape and size a digit's, in this frame?"""
@@ -156,11 +159,15 @@ class Finder:
         whole = self.box(ids)
         options = []
         if not self.inside(whole, ids):
+            self.dropped.append((self._to_input(whole), "edge"))
             return options
         region = self.labels[whole[1] : whole[1] + whole[3], whole[0] : whole[0] + whole[2]]
         region = (region == ids[0] + 1 if len(ids) == 1 else np.isin(region, [i + 1 for i in ids])).astype(np.uint8)
-        if self.plausible(whole, ids):
+        reason = self.why_not(whole, ids)
+        if reason is None:
             options.append([self._crop(region, whole, (0, 0, whole[2], whole[3]))])
+        elif len(ids) == 1:  # a group's reasons are many and say little: a lone piece's is the one to show
+            self.dropped.append((self._to_input(whole), reason))
         if len(ids) == 1 and whole[2] > SPLIT_ASPECT * whole[3]:
             for count in (2, 3):
                 if whole[2] >= count * 0.35 * whole[3]:

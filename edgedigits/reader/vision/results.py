@@ -92,3 +92,29 @@ def reading(numbers: list[Number]) -> str:
     for number in numbers:
         lines[number.line] = lines.get(number.line, "") + number.text
     return "-".join(lines[k] for k in sorted(lines))
+
+
+@dataclass
+class View:
+    """What the finder saw of one image it read: the whole frame, or one sheet of paper flattened."""
+
+    image: np.ndarray  # what was read (the frame, or the flat page), BGR or grey
+    ink: np.ndarray | None = None  # uint8 mask of the ink, the image's size
+    lines: np.ndarray | None = None  # uint8 mask of the ink removed as ruled, grid or long lines
+    candidates: list[tuple[tuple[int, int, int, int], str, int | None]] = field(default_factory=list)
+    # (box in the image's pixels, why it was kept or dropped, the digit read or None)
+
+
+@dataclass
+class Trace:
+    """Every stage of one frame, for ``predict --debug``: the sheets found and each view's ink, lines and
+    candidates with the reason each was kept or dropped."""
+
+    frame: np.ndarray
+    pages: list = field(default_factory=list)  # page.Page of each sheet found
+    views: list[View] = field(default_factory=list)
+    dropped: list[tuple[tuple[int, int, int, int], str]] = field(default_factory=list)  # in the frame's pixels
+
+    def view(self, image: np.ndarray) -> View:
+        self.views.append(View(image))
+        return self.views[-1]

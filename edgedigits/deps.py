@@ -22,14 +22,15 @@ def require(module: str, extra: str):
 
 
 @contextlib.contextmanager
-def silenced_native_output(fds: tuple[int, ...] = (1, 2)):
+def silenced_native_output(fds: tuple[int, ...] = (1, 2), keep: bool = False):
     """Take what native code (TensorFlow, its converters, LiteRT, libpng, the TFLM allocator) writes to ``fds``
-    away from the terminal, whatever its log level says; the yielded list receives that text when the block ends."""
+    away from the terminal, whatever its log level says. With ``keep``, the yielded list receives that text when the
+    block ends; without, it goes to /dev/null."""
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(fd) for fd in fds]
     captured: list[str] = []
-    with tempfile.TemporaryFile(mode="w+", errors="replace") as sink:
+    with (tempfile.TemporaryFile(mode="w+", errors="replace") if keep else open(os.devnull, "w")) as sink:
         try:
             for fd in fds:
                 os.dup2(sink.fileno(), fd)
@@ -39,8 +40,9 @@ def silenced_native_output(fds: tuple[int, ...] = (1, 2)):
             for fd, copy in zip(fds, saved):
                 os.dup2(copy, fd)
                 os.close(copy)
-            sink.seek(0)
-            captured.append(sink.read())
+            if keep:
+                sink.seek(0)
+                captured.append(sink.read())
 
 
 # What TensorFlow's native code logs on a machine without a GPU, and on every tf.data map: noise, not warnings.

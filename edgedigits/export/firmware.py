@@ -74,7 +74,7 @@ def measure_arena(blob: bytes, io: dict) -> int:
     sample = np.zeros(io["input"]["shape"], dtype=np.dtype(io["input"]["dtype"]))
     interpreter.set_input(sample, 0)
     interpreter.invoke()
-    with silenced_native_output(fds=(2,)) as report:
+    with silenced_native_output(fds=(2,), keep=True) as report:
         interpreter.print_allocations()
     found = re.search(r"Arena allocation total (\d+) bytes", report[0])
     if not found:

@@ -1,9 +1,10 @@
 """The sheet of paper in a frame: found before any ink is looked for, so that every ink decision is taken inside
 the page and never from the desk, a scan's dark margin or the world beyond the paper.
 
-A page is a bright region of the frame, far brighter than what surrounds it, whose outline is straight: it fills its
-convex hull, and a polygon of at most six sides fits it. When its outline has four corners it is rectified (a perspective warp to a flat
-rectangle, boxes mapped back to the input's pixels); otherwise what is not page is painted the page's own colour.
+A page is a bright region of the frame, far brighter than what surrounds it, whose outline is straight: it fills
+its convex hull, and a polygon of at most six sides fits it. When its outline has four corners it is rectified (a
+perspective warp to a flat rectangle, boxes mapped back to the input's pixels); otherwise what is not page is
+painted the page's own colour and the page is turned upright.
 A frame that is all page, a close-up, a whiteboard, a screen drawing or chalk on a board has no such region, and is
 read whole, as before.
 """
@@ -49,10 +50,10 @@ def find_pages(frame: np.ndarray) -> list[Page]:
     page at all."""
     import cv2
 
-    grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-    h, w = grey.shape
+    h, w = frame.shape[:2]
     scale = PAGE_SIDE / max(h, w)
-    small = cv2.resize(grey, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    colours = cv2.resize(frame, (max(8, round(w * scale)), max(8, round(h * scale))), interpolation=cv2.INTER_AREA)
+    small = colours if colours.ndim == 2 else cv2.cvtColor(colours, cv2.COLOR_BGR2GRAY)  # shrunk first: cheap
     small = cv2.GaussianBlur(small, (5, 5), 0)
     level, bright = cv2.threshold(small, 0, 1, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     # Ink on the page is dark too: close it over with a kernel a little wider than a stroke at this scale.
@@ -83,8 +84,7 @@ def find_pages(frame: np.ndarray) -> list[Page]:
         angle = (angle + 45) % 90 - 45  # the turn from the nearest frame edge, whatever OpenCV's convention
         inset = int(np.ceil(EDGE_INSET / scale))
         mask = cv2.resize(cv2.erode(filled, np.ones((5, 5), np.uint8)), (w, h), interpolation=cv2.INTER_NEAREST)
-        colour_of = frame[cv2.resize(region, (w, h), interpolation=cv2.INTER_NEAREST) > 0]
-        colour = tuple(float(v) for v in np.atleast_1d(np.median(colour_of, axis=0)))
+        colour = tuple(float(v) for v in np.atleast_1d(np.median(colours[region > 0], axis=0)))
         pages.append(Page(mask=mask, corners=corners, colour=colour, inset=inset, angle=angle))
     return pages
 

@@ -100,7 +100,7 @@ def _separation(small: np.ndarray) -> tuple[float, float]:
         ink = (sign * (background.astype(np.int16) - small)).ravel()
         middle, top = _quantiles(ink, (0.5, 0.999))
         deviation = 1.4826 * _quantiles(np.abs(ink - int(middle)), (0.5,))[0] + 1.0
-        scores.append(top / deviation)
+        scores.append((top - middle) / deviation)  # from the paper's own level: a grid's cells are no ink
     return scores[0], scores[1]
 
 

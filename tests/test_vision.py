@@ -281,3 +281,32 @@ def test_digits_of_a_reading_are_never_drawn_over_each_other():
     assert pieces.best_reading([0, 1], groups, crops) == [1]
     apart = [det((0, 0, 20, 40), 1, 1.0), det((0, 0, 60, 40), 7, 0.9), det((40, 0, 20, 40), 1, 1.0)]
     assert pieces.best_reading([0, 1], groups, apart) == [0, 2]
+
+
+def _strokes(size, lines, width):
+    """A glyph (coverage in [0, 1]) of ``size`` (w, h) drawn as straight ``lines`` ((x0, y0, x1, y1), ...)."""
+    import cv2
+
+    glyph = np.zeros((size[1], size[0]), np.float32)
+    for x0, y0, x1, y1 in lines:
+        cv2.line(glyph, (x0, y0), (x1, y1), 1.0, width, cv2.LINE_AA)
+    return glyph
+
+
+@pytest.mark.mnist
+def test_an_open_four_in_two_pieces_is_one_digit(mnist, int8):
+    """A 4 written as a hook and a stem that do not touch: the two pieces do not stand level as two digits of a
+    line do, and reading them as one digit is the more probable reading."""
+    four = _strokes((150, 200), [(45, 15, 25, 110), (25, 110, 100, 110), (118, 45, 120, 190)], 12)
+    dets = _read(_page((640, 480), [(four, 250, 140)]), int8)
+    assert [d.label for d in dets] == [4], [(d.box, d.label, d.confidence) for d in dets]
+
+
+@pytest.mark.mnist
+def test_a_short_one_beside_a_digit_stays_a_digit(mnist, int8):
+    """A short 1 on the baseline beside a tall digit: two digits, not one wide one."""
+    six = scenes._glyph(mnist.test.images[int(np.flatnonzero(mnist.test.labels == 6)[0])], 120)
+    one = _strokes((30, 75), [(15, 5, 15, 70)], 10)
+    frame = _page((640, 480), [(one, 200, 140 + 120 - 75), (six, 240, 140)])
+    dets = sorted(_read(frame, int8), key=lambda d: d.box[0])
+    assert [d.label for d in dets] == [1, 6], [(d.box, d.label, d.confidence) for d in dets]

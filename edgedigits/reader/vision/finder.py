@@ -122,7 +122,7 @@ def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: Vi
         det.label, det.confidence = int(row.argmax()), float(row[:DIGITS].max())
     chosen = []
     for cluster, groups in readings:
-        chosen += best_reading(cluster, groups, crops)
+        chosen += best_reading(cluster, groups, crops, finder.priors)
     return _kept(view, crops, chosen, drop_specks([crops[i] for i in chosen if crops[i].label != NOT_A_DIGIT]))
 
 

@@ -26,7 +26,9 @@ CROP_HEIGHT = 40  # a digit this tall on the working copy is cut there; a smalle
 # 6. Digits
 STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
 JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
-FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits
+FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits...
+LEVEL = 0.3  # ...when they stand level: two digits of a line share a top and a baseline within 30% of its height
+             # (a 4's hook beside its stem does not)
 SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
 EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
@@ -34,6 +36,8 @@ MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece 
 STACKED = 0.5  # two digits of a reading never overlap across half the narrower's width while sharing rows
 DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
                    # resolution (1/256 per output) go to the one with fewer digits
+JOIN_COST = 0.8  # two tall pieces side by side read as one digit (a 4's hook and its stem) cost 20%: they are
+                 # two digits (a short 1 beside a 6) unless one digit is clearly the more probable reading
 
 
 def _gap(a, b) -> float:
@@ -43,13 +47,25 @@ def _gap(a, b) -> float:
     return max(gx, gy)
 
 
+def _two_digits(a, b, digit_height: float) -> bool:
+    """Do boxes ``a`` and ``b``, side by side, stand as two digits of a line: sharing a top and a bottom, or
+    together wider than tall (a digit is not)?"""
+    level = (abs(a[1] - b[1]) <= LEVEL * digit_height
+             and abs(a[1] + a[3] - b[1] - b[3]) <= LEVEL * digit_height)
+    width = max(a[0] + a[2], b[0] + b[2]) - min(a[0], b[0])
+    height = max(a[1] + a[3], b[1] + b[3]) - min(a[1], b[1])
+    return level or width > height
+
+
 def _may_join(a, b, stroke: float, digit_height: float) -> bool:
     """Could pieces ``a`` and ``b`` (boxes) be parts of one digit?"""
     overlap_x = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
     if overlap_x > 0.5 * min(a[2], b[2]):  # stacked
         gap_y = max(a[1], b[1]) - min(a[1] + a[3], b[1] + b[3])
         return gap_y <= STACK_GAP * digit_height
-    return _gap(a, b) <= JOIN_GAP * stroke and min(a[3], b[3]) < FRAGMENT * digit_height
+    if _gap(a, b) <= JOIN_GAP * stroke and min(a[3], b[3]) < FRAGMENT * digit_height:
+        return True
+    return _gap(a, b) <= STACK_GAP * digit_height and not _two_digits(a, b, digit_height)
 
 
 def clusters(boxes: list[tuple], stroke: float, digit_height: float) -> list[list[int]]:
@@ -62,10 +78,11 @@ def clusters(boxes: list[tuple], stroke: float, digit_height: float) -> list[lis
             i = parent[i]
         return i
 
+    reach = max(JOIN_GAP * stroke, STACK_GAP * digit_height)
     order = sorted(range(len(boxes)), key=lambda i: boxes[i][0])
     for n, i in enumerate(order):
         for j in order[n + 1 :]:
-            if boxes[j][0] - (boxes[i][0] + boxes[i][2]) > JOIN_GAP * stroke:
+            if boxes[j][0] - (boxes[i][0] + boxes[i][2]) > reach:
                 break  # sorted by left edge: every later piece starts further right
             if _may_join(boxes[i], boxes[j], stroke, digit_height):
                 parent[root(i)] = root(j)
@@ -103,6 +120,7 @@ class Finder:
     def __init__(self, ink: Ink, labels: np.ndarray, stats: np.ndarray, digit_height: float):
         self.ink, self.labels, self.stats, self.height = ink, labels, stats, digit_height
         self.crops: list[Detection] = []
+        self.priors: dict[int, float] = {}  # crop index -> prior, where not 1
         self.dropped: list[tuple[tuple[int, int, int, int], str]] = []  # (box in input pixels, why)
 
     def box(self, ids) -> tuple[int, int, int, int]:
@@ -111,14 +129,22 @@ class Finder:
         x1, y1 = int((s[:, 0] + s[:, 2]).max()), int((s[:, 1] + s[:, 3]).max())
         return x0, y0, x1 - x0, y1 - y0
 
-    def side_by_side(self, ids) -> bool:
-        """Do these pieces hold two taller than a fragment that do not stack (so two digits, not one)?"""
+    def _tall_pairs(self, ids):
+        """Pairs of pieces taller than a fragment that stand side by side (do not stack)."""
         tall = [self.stats[i] for i in ids if self.stats[i, 3] >= FRAGMENT * self.height]
         for n, a in enumerate(tall):
             for b in tall[n + 1 :]:
                 if min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]) <= 0.5 * min(a[2], b[2]):
-                    return True
-        return False
+                    yield a, b
+
+    def side_by_side(self, ids) -> bool:
+        """Do these pieces hold two that stand as two digits of a line (``_two_digits``), never one?"""
+        return any(_two_digits(a, b, self.height) for a, b in self._tall_pairs(ids))
+
+    def prior(self, ids) -> float:
+        """How likely these pieces are one digit before they are read: ``JOIN_COST`` when they hold two tall
+        pieces side by side."""
+        return JOIN_COST if any(True for _ in self._tall_pairs(ids)) else 1.0
 
     def why_not(self, box, ids) -> str | None:
         """Why these pieces, in this box, cannot be one digit; None when they can."""
@@ -128,8 +154,8 @@ class Finder:
             return "line"
         if not self.shaped(box):
             return "speck"
-        if h > MAX_DIGIT_HEIGHT * self.height and len(ids) > 1:
-            return "too tall"
+        if len(ids) > 1 and h > MAX_DIGIT_HEIGHT * max(self.height, float(self.stats[list(ids), 3].max())):
+            return "too tall"  # pieces stacked into more than a digit's height (each judged by the taller)
         ink = float(self.stats[list(ids), 4].sum())
         if ink < 0.5 * stroke * h:  # sparse: dots spread over a box
             return "speck"
@@ -155,7 +181,7 @@ class Finder:
 
     def candidate(self, ids) -> list[list[int]]:
         """The ways to read these pieces, each a list of crop indices: as one digit, and as 2 or 3 touching
-        digits when the blob is wide. Empty when they cannot be a digit."""
+        digits when the blob is wide. Empty when they cannot be a digit. ``priors`` holds each crop's ``prior``."""
         whole = self.box(ids)
         options = []
         if not self.inside(whole, ids):
@@ -166,6 +192,7 @@ class Finder:
         reason = self.why_not(whole, ids)
         if reason is None:
             options.append([self._crop(region, whole, (0, 0, whole[2], whole[3]))])
+            self.priors[options[-1][0]] = self.prior(ids)
         elif len(ids) == 1:  # a group's reasons are many and say little: a lone piece's is the one to show
             self.dropped.append((self._to_input(whole), reason))
         if len(ids) == 1 and whole[2] > SPLIT_ASPECT * whole[3]:
@@ -227,8 +254,10 @@ def _stacked(a, b) -> bool:
     return down > 0 and across > STACKED * min(a[2], b[2])
 
 
-def best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> list[int]:
-    """The partition of a cluster's pieces (left to right) into digits with the highest joint probability."""
+def best_reading(cluster: list[int], groups: dict, crops: list[Detection], priors: dict | None = None) -> list[int]:
+    """The partition of a cluster's pieces (left to right) into digits with the highest joint probability
+    (each crop's confidence times its prior, from ``priors``, 1 if absent)."""
+    priors = priors or {}
     n = len(cluster)
     best = [(0.0, [])] + [(-math.inf, [])] * n
     for end in range(1, n + 1):
@@ -236,7 +265,8 @@ def best_reading(cluster: list[int], groups: dict, crops: list[Detection]) -> li
             for option in groups.get((start, end), []):
                 if best[start][1] and _stacked(crops[best[start][1][-1]].box, crops[option[0]].box):
                     continue  # digits of a number stand side by side, not drawn over each other
-                score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6) * DIGIT_COST) for i in option)
+                score = best[start][0] + sum(math.log(max(crops[i].confidence, 1e-6) * DIGIT_COST * priors.get(i, 1.0))
+                                             for i in option)
                 if score > best[end][0]:
                     best[end] = (score, best[start][1] + option)
     if best[n][0] == -math.inf:  # no full reading: keep the pieces that read alone

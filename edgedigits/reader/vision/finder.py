@@ -58,7 +58,7 @@ def _on_page(frame: np.ndarray, sheet: Page, classifier, trace: Trace | None = N
     flat, back = rectify(frame, sheet)
     found = _in_frame(flat, classifier, light=False, view=trace.view(flat) if trace is not None else None)
     for d in found:
-        d.box = box_back(d.box, back, frame.shape)
+        d.box = box_back(d, back, frame.shape)
     return found
 
 

@@ -131,18 +131,16 @@ def painted(frame: np.ndarray, page: Page) -> np.ndarray:
     return out
 
 
-ELLIPSE_POINTS = 16
-
-
-def box_back(box, back: np.ndarray, shape) -> tuple[int, int, int, int]:
-    """A box of the flat page in the input's pixels: the bounding box of the ellipse inscribed in it, mapped back
-    (a digit's ink is round enough that its box, turned, is the box of that ellipse, not of the box's corners)."""
+def box_back(detection, back: np.ndarray, shape) -> tuple[int, int, int, int]:
+    """A digit's box on the flat page in the input's pixels: the bounds of its ink's outline mapped back (a
+    turned box's corners would give a box far wider than a thin 1)."""
     import cv2
 
-    x, y, w, h = box
-    t = np.linspace(0, 2 * np.pi, ELLIPSE_POINTS, endpoint=False)
-    points = np.stack([x + w / 2 + w / 2 * np.cos(t), y + h / 2 + h / 2 * np.sin(t)], 1).astype(np.float32)
-    mapped = cv2.perspectiveTransform(points[:, None], back).reshape(-1, 2)
+    points = detection.outline
+    if points is None:
+        x, y, w, h = detection.box
+        points = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])
+    mapped = cv2.perspectiveTransform(np.asarray(points, np.float32)[:, None], back).reshape(-1, 2)
     x0, y0 = np.clip(np.floor(mapped.min(0)), 0, None).astype(int)
     x1, y1 = np.ceil(mapped.max(0)).astype(int)
     x1, y1 = min(x1, shape[1]), min(y1, shape[0])

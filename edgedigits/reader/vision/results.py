@@ -13,6 +13,7 @@ class Detection:
     digit: np.ndarray  # 28x28 uint8, white on black, MNIST-normalised
     label: int | None = None
     confidence: float | None = None
+    outline: np.ndarray | None = field(default=None, repr=False)  # (N, 2) float32 convex hull of its ink, frame px
 
     def to_json(self) -> dict:
         return {"box": [int(v) for v in self.box], "digit": self.label,

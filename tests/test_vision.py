@@ -310,3 +310,16 @@ def test_a_short_one_beside_a_digit_stays_a_digit(mnist, int8):
     frame = _page((640, 480), [(one, 200, 140 + 120 - 75), (six, 240, 140)])
     dets = sorted(_read(frame, int8), key=lambda d: d.box[0])
     assert [d.label for d in dets] == [1, 6], [(d.box, d.label, d.confidence) for d in dets]
+
+
+@pytest.mark.mnist
+def test_a_restroked_digit_is_drawn_as_a_pen_draws(mnist):
+    """The generator's pen: strokes of the width asked for, and no spurs (a 1 has two ends, a 7 two)."""
+    from edgedigits.digit import stroke_width
+
+    for index in (0, 2):  # a 7 and a 1
+        glyph = scenes._glyph(mnist.test.images[index], 200)
+        for width in (3.0, 12.0):
+            mask = (scenes._restroke(glyph, width) > 0.5).astype(np.uint8)
+            assert 0.85 * width <= stroke_width(mask) <= 1.2 * width
+            assert int(scenes._ends(scenes._skeleton(mask)).sum()) == 2

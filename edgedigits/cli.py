@@ -235,8 +235,14 @@ def _roi(value):
               help="Vote each digit's label over its last N frames (1 = off).")
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
+@click.option("--debug", "debug_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write frame-N.debug.png per frame into this directory, as predict --debug does (each stage of the "
+              "finder and why each candidate was dropped); only the latest --debug-frames stay. Slows the loop.")
+@click.option("--debug-frames", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many of the latest frames' debug pictures --debug keeps.")
 def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqtt_user, mqtt_password, mqtt_tls,
-           mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads, page):
+           mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads, page, debug_dir,
+           debug_frames):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
@@ -256,7 +262,7 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
 
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
-                            mqtt=mqtt, page=page)
+                            mqtt=mqtt, page=page, debug=debug_dir, debug_frames=debug_frames)
     run(options, _load_model(model, threads))
 
 

@@ -235,3 +235,21 @@ def test_predict_many_matches_predict(mnist):
     images = mnist.test.images[:1234]
     np.testing.assert_array_equal(clf.predict_many(images, batch=500), clf.predict(images))
     assert clf.classes == 11 and clf.predict_many(images[:0]).shape == (0, 11)
+
+
+def test_camera_debug_keeps_the_latest_frames(clip, tmp_path):
+    """camera --debug DIR: a stage picture per frame, only the latest --debug-frames kept; a folder that cannot be
+    made is one line."""
+    import cv2
+
+    path, _ = clip
+    proc = run_cli("camera", "--source", path, "--max-frames", "12", "--debug", tmp_path / "dbg", "--debug-frames", "5")
+    assert proc.returncode == 0, proc.stderr
+    written = sorted(p.name for p in (tmp_path / "dbg").iterdir())
+    assert written == [f"frame-{i:06d}.debug.png" for i in range(7, 12)]
+    picture = cv2.imread(str(tmp_path / "dbg" / written[-1]))
+    assert picture is not None and picture.shape[1] >= 3 * 400  # three stages a row
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    proc = run_cli("camera", "--source", path, "--max-frames", "1", "--debug", blocker / "dbg")
+    assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

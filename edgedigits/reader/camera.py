@@ -10,15 +10,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from edgedigits.console import err
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.reader.outputs.debug import RecentFrames
 from edgedigits.reader.outputs.live import LiveServer
 from edgedigits.reader.outputs.mqtt import MqttOptions, MqttPublisher
 from edgedigits.reader.outputs.preview import annotate
 from edgedigits.reader.pipeline import FrameReading, TimedClassifier, read_frame
 from edgedigits.reader.smoothing import Smoother
 from edgedigits.reader.sources import open_source
+from edgedigits.reader.vision import reading as reading_text
+from edgedigits.reader.vision.results import Trace
 
 MAX_BACKOFF = 10.0  # seconds between reconnection attempts, at most
 FIRST_BACKOFF = 0.5
@@ -40,6 +44,8 @@ class CameraOptions:
     min_confidence: float = 0.0
     page: str = "auto"  # find the sheets of paper in each frame ("off": read it whole)
     mqtt: MqttOptions | None = None  # publish changed readings (and Home Assistant discovery) to a broker
+    debug: Path | None = None  # the stage pictures of the latest ``debug_frames`` frames go here
+    debug_frames: int = 20
 
 
 class _Outputs:
@@ -132,6 +138,7 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
     stop = threading.Event()
     frames, digits_total, started, backoff = 0, 0, time.perf_counter(), FIRST_BACKOFF
     outputs = None
+    debug = RecentFrames(options.debug, options.debug_frames) if options.debug else None
     try:
         outputs = _Outputs(options, out, log, source.fps, getattr(classifier, "path", None) and classifier.path.name)
         with _stop_on_signals(stop):
@@ -149,7 +156,11 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
                     backoff = _reconnect(source, backoff, stop, log)
                     continue
                 backoff = FIRST_BACKOFF
-                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother, page=options.page)
+                trace = Trace(frame) if debug else None
+                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother, page=options.page,
+                                     trace=trace)
+                if debug:
+                    debug.write(frames, trace, reading.detections, reading_text(reading.numbers))
                 frames += 1
                 digits_total += len(reading.detections)
                 ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}

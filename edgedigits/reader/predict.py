@@ -8,8 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.files import atomic_path
-from edgedigits.reader.outputs.debug import stages
+from edgedigits.reader.outputs.debug import save, stages
 from edgedigits.reader.outputs.preview import annotate
 from edgedigits.reader.pipeline import read_frame
 from edgedigits.reader.sources import MAX_PIXELS, image_files, read_image
@@ -43,8 +42,6 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
     boxes and labels goes there (see ``annotated_paths``); with ``debug_dir``, a picture of every stage of the
     finder (``outputs.debug``), NAME.debug.png. ``page``: "auto" reads the sheets of paper a photo shows, "off"
     the whole frame. Returns the number of images read."""
-    import cv2
-
     warn = warn or (lambda line: print(line, file=sys.stderr))
 
     def fail(where, exc: EdgeDigitsError) -> None:
@@ -85,10 +82,7 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
         for where, picture in ((target, annotate), (debug, None)):
             if where is None:
                 continue
-            image = picture(frame, detections, numbers) if picture else stages(trace, detections, reading(numbers))
-            with atomic_path(where) as tmp:
-                if not cv2.imwrite(str(tmp), image):
-                    raise EdgeDigitsError(f"cannot write {where}")
+            save(picture(frame, detections, numbers) if picture else stages(trace, detections, reading(numbers)), where)
     if failed:
         raise EdgeDigitsError(f"{failed} of {len(files) + bad_args} inputs failed (each is named above)")
     return len(files)

@@ -1,4 +1,5 @@
-"""``--debug``: one PNG per input that shows each stage of the finder, like ssocr's ``-D``.
+"""``--debug``: one PNG per input (``predict``) or per recent frame (``camera``) that shows each stage of the
+finder, like ssocr's ``-D``.
 
 Top row: the input with the sheets of paper found (outline and corners), and the final reading. Then, per image the
 finder read (the frame, or each sheet flattened): the ink it measured, the ink it removed as lines, and every
@@ -7,8 +8,13 @@ candidate digit with the reason it was kept or dropped.
 
 from __future__ import annotations
 
+from collections import deque
+from pathlib import Path
+
 import numpy as np
 
+from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import atomic_path
 from edgedigits.reader.vision.results import Trace
 
 PANEL = 480  # each stage is drawn this wide
@@ -101,3 +107,31 @@ def _legend() -> np.ndarray:
         cv2.rectangle(legend, (10, 14 + 22 * i), (30, 28 + 22 * i), colour, -1)
         cv2.putText(legend, reason, (40, 27 + 22 * i), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1)
     return legend
+
+
+def save(image: np.ndarray, path: Path) -> None:
+    """Write a picture whole or not at all (a temporary file renamed into place)."""
+    import cv2
+
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), image):
+            raise EdgeDigitsError(f"cannot write {path}")
+
+
+class RecentFrames:
+    """``camera --debug DIR``: the stage picture of each frame, ``frame-NNNNNN.debug.png``, of which only the
+    latest ``keep`` stay (older ones are removed as new ones come), so a long run never fills the disk."""
+
+    def __init__(self, folder: Path, keep: int):
+        self.folder, self.keep, self.written = Path(folder), keep, deque()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise EdgeDigitsError(f"--debug {folder}: {exc.strerror or exc}") from None
+
+    def write(self, index: int, trace: Trace, detections, reading: str) -> None:
+        path = self.folder / f"frame-{index:06d}.debug.png"
+        save(stages(trace, detections, reading), path)
+        self.written.append(path)
+        while len(self.written) > self.keep:
+            self.written.popleft().unlink(missing_ok=True)

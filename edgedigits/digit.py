@@ -75,7 +75,8 @@ def _box_width(big: np.ndarray) -> float:
         return 0.0
     small = _fit(tight, BOX)
     up = cv2.resize(small, (small.shape[1] * WORK, small.shape[0] * WORK), interpolation=cv2.INTER_LINEAR)
-    return stroke_width(up >= up.max() / 2) / WORK
+    # never wider than the box: a straight 1 is all ink across its tight box, with no outline inside it
+    return min(stroke_width(up >= up.max() / 2) / WORK, float(min(small.shape)))
 
 
 def _work_copy(ink: np.ndarray) -> np.ndarray | None:

@@ -73,3 +73,12 @@ def test_preprocess_contract():
         to_model_input(digits.astype(np.float32))
     with pytest.raises(ValueError, match="shape"):
         to_model_input(np.zeros((2, 27, 28), np.uint8))
+
+
+def test_a_straight_one_stays_a_thin_bar():
+    """A 1 written as a plain bar is all ink across its tight box: its stroke is the box's width, not a blot."""
+    bar = np.full((70, 9), 128, np.uint8)
+    digit = normalize_digit(bar)
+    columns = np.flatnonzero(digit.max(0) > 64)
+    assert digit_stroke(bar) <= 9 / 70 * 20 + 0.01
+    assert 1 <= len(columns) <= 6, columns  # MNIST's 1s are 2-4 px wide

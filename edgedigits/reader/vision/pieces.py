@@ -27,8 +27,8 @@ CROP_HEIGHT = 40  # a digit this tall on the working copy is cut there; a smalle
 STACK_GAP = 0.35  # pieces above one another may be one digit (a 5's bar, a 9's stem) across a third of a digit
 JOIN_GAP = 1.5  # pieces side by side closer than 1.5 stroke widths may be one digit broken by the threshold...
 FRAGMENT = 0.5  # ...when one is under half the digit height; taller pieces side by side are two digits...
-LEVEL = 0.3  # ...when they stand level: two digits of a line share a top and a baseline within 30% of its height
-             # (a 4's hook beside its stem does not)
+LEVEL = 0.3  # ...when they stand level: two digits of a line share a top and a baseline within 30% of its
+             # height (a 4's hook beside its stem does not)
 SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
 EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
@@ -36,8 +36,8 @@ MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece 
 STACKED = 0.5  # two digits of a reading never overlap across half the narrower's width while sharing rows
 DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
                    # resolution (1/256 per output) go to the one with fewer digits
-JOIN_COST = 0.8  # two tall pieces side by side read as one digit (a 4's hook and its stem) cost 20%: they are
-                 # two digits (a short 1 beside a 6) unless one digit is clearly the more probable reading
+JOIN_COST = 0.9  # two tall pieces side by side read as one digit (a 4's hook and its stem) cost 10%: they are
+                 # two digits (a 1 beside a 6) unless one digit is clearly the more probable reading
 
 
 def _gap(a, b) -> float:

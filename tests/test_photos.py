@@ -60,12 +60,12 @@ def test_summary_counts_errors_as_misses():
 @needs_photos
 def test_real_photos_acceptance():
     """What the default model reads on the whole development set (217 photos): 125 of the 126 single-digit photos,
-    99.1% of the digits of the multi-digit ones, every screen drawing."""
+    99% of the digits of the multi-digit ones (all of them today), every screen drawing."""
     results, summary = photos.evaluate(runtime.load(runtime.default_model()), ROOT)
     single, multi, canvas = summary["single"], summary["multi"], summary["canvas"]
     misread = [(r["file"], r["label"], r.get("read")) for r in results if not r.get("exact")]
     assert single["images"] == 126 and single["exact"] >= 125, misread
-    assert multi["images"] == 30 and multi["digit_accuracy"] >= 0.991, misread
+    assert multi["images"] == 30 and multi["digit_accuracy"] >= 0.99, misread
     assert canvas["images"] == 61 and canvas["exact"] == 61, misread
 
 

@@ -323,3 +323,21 @@ def test_a_restroked_digit_is_drawn_as_a_pen_draws(mnist):
             mask = (scenes._restroke(glyph, width) > 0.5).astype(np.uint8)
             assert 0.85 * width <= stroke_width(mask) <= 1.2 * width
             assert int(scenes._ends(scenes._skeleton(mask)).sum()) == 2
+
+
+@pytest.mark.mnist
+def test_a_digit_whose_stroke_tip_touches_the_edge_is_read(mnist, int8):
+    """The last digit of a line written up to the frame's edge: its tip touches the edge, it is read; a digit cut
+    in half by the edge is not."""
+    labels = mnist.test.labels
+    picks = [int(np.flatnonzero(labels == d)[0]) for d in (1, 2, 8)] + [int(np.flatnonzero(labels == 5)[2])]
+    glyphs = [scenes._glyph(mnist.test.images[i], 110) for i in picks]
+    x, digits = 30, []
+    for glyph in glyphs[:3]:
+        digits.append((glyph, x, 60))
+        x += glyph.shape[1] + 50
+    five = glyphs[3]
+    frame = _page((x + five.shape[1] - 2, 230), digits + [(five[:, :-2], x, 60)])  # its last columns run off
+    assert [d.label for d in sorted(_read(frame, int8), key=lambda d: d.box[0])] == [1, 2, 8, 5]
+    cut = _page((x + five.shape[1] // 2, 230), digits + [(five[:, : five.shape[1] // 2], x, 60)])
+    assert [d.label for d in sorted(_read(cut, int8), key=lambda d: d.box[0])] == [1, 2, 8]

@@ -32,6 +32,7 @@ LEVEL = 0.3  # ...when they stand level: two digits of a line share a top and a 
 SOLID_FILL = 0.9  # a box this full of ink and wider than 3 strokes is a blot, not a digit
 EDGE_SUBJECT = 0.5  # a blob cut by the frame's edge is kept only if it spans half the frame (a close-up)...
 EDGE_CONTACT = 0.25  # ...and meets the edge along under a quarter of its size: a stroke runs off, a desk lies along
+EDGE_TIP = 1.0  # ...or, as tall as the line's digits, meets it along at most one stroke width: a tip
 MAX_CLUSTER = 8  # pieces read together at most; a bigger cluster is read piece by piece
 STACKED = 0.5  # two digits of a reading never overlap across half the narrower's width while sharing rows
 DIGIT_COST = 0.99  # each digit of a reading costs 1%: equally likely readings within the int8 model's
@@ -169,7 +170,8 @@ class Finder:
         return w <= MAX_ASPECT * h and h >= MIN_STROKES_TALL * self.ink.stroke and h >= SPECK_HEIGHT * self.height
 
     def inside(self, box, ids) -> bool:
-        """Not cut by the frame's edge, or a close-up whose stroke runs off it (not a desk lying along it)."""
+        """Not cut by the frame's edge; or a close-up whose stroke runs off it (not a desk lying along it); or a
+        digit as tall as the line's whose one stroke's tip touches it."""
         x, y, w, h = box
         fh, fw = self.labels.shape
         if x > 0 and y > 0 and x + w < fw and y + h < fh:
@@ -177,6 +179,8 @@ class Finder:
         labels = self.labels
         border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
         contact = int(np.isin(border, [i + 1 for i in ids]).sum())
+        if contact <= EDGE_TIP * self.ink.stroke and h >= (1 - LEVEL) * self.height:
+            return True
         return (h >= EDGE_SUBJECT * fh or w >= EDGE_SUBJECT * fw) and contact <= EDGE_CONTACT * max(w, h)
 
     def candidate(self, ids) -> list[list[int]]:

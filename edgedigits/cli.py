@@ -180,7 +180,7 @@ def _address(value):
     """[HOST:]PORT, checked as the live server will read it (0 picks a free port)."""
     if value is None:
         return None
-    from edgedigits.reader.outputs.live import parse_address
+    from edgedigits.serving import parse_address
 
     try:
         host, port = parse_address(value)

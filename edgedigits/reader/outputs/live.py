@@ -17,47 +17,27 @@ from __future__ import annotations
 import collections
 import json
 import queue
-import secrets
 import threading
 import time
-import urllib.parse
 from importlib import resources
 
 import numpy as np
 
-from edgedigits.errors import EdgeDigitsError
+from edgedigits.serving import JsonHandler, access_token, parse_address, start
 
-MAX_PORT = 65535
 MAX_STREAMS = 8  # MJPEG viewers at once; more get 503
 MAX_EVENT_CLIENTS = 16  # event-stream clients at once
 MAX_CLIENT_FPS = 15.0  # frames a second to each MJPEG viewer, whatever the camera does
-IDLE_TIMEOUT = 10.0  # seconds a client may stay silent (a request) or stop reading before it is dropped
 HISTORY = 50  # readings kept for the page
 STATS_EVERY = 1.0  # seconds between "frame" (timing) events
 QUEUE = 64  # events waiting for one client; a client further behind is dropped
-LOOPBACK = {"127.0.0.1", "::1", "localhost"}
-
-
-def parse_address(value: str) -> tuple[str, int]:
-    """[HOST:]PORT -> (host, port): 127.0.0.1 unless a host is given; port 0 picks a free one."""
-    host, _, port = value.rpartition(":")
-    if not port.isdigit() or int(port) > MAX_PORT:
-        raise EdgeDigitsError(f"--serve needs [HOST:]PORT with a port from 0 to {MAX_PORT}, got {value!r}")
-    return host or "127.0.0.1", int(port)
-
-
-def _is_loopback(host: str) -> bool:
-    return host in LOOPBACK or host.startswith("127.")
 
 
 class LiveServer:
     """Serve the latest annotated frame and readings; see the module docstring for the paths."""
 
     def __init__(self, address: str, token: str | None = None, info: dict | None = None):
-        import http.server
-
-        host, port = parse_address(address)
-        self.token = token or (None if _is_loopback(host) else secrets.token_urlsafe(16))
+        self.token = access_token(parse_address(address)[0], token)
         self.info = dict(info or {})
         self.state, self.latest, self.history = "connecting", None, collections.deque(maxlen=HISTORY)
         self._frame, self._jpeg, self._count, self._encoded = None, b"", 0, -1
@@ -67,19 +47,7 @@ class LiveServer:
         self.event_slots = threading.BoundedSemaphore(MAX_EVENT_CLIENTS)
         self.clients: set[queue.Queue] = set()
         self.page = resources.files("edgedigits.reader.outputs").joinpath("web/index.html").read_bytes()
-        handler = _handler(self)
-
-        class Server(http.server.ThreadingHTTPServer):
-            daemon_threads = True
-            request_queue_size = 4 * MAX_STREAMS
-
-        try:
-            self.httpd = Server((host, int(port)), handler)
-        except OSError as exc:
-            raise EdgeDigitsError(f"cannot serve on {host}:{port}: {exc.strerror}") from None
-        query = f"?token={self.token}" if self.token else ""
-        self.url = f"http://{host}:{self.httpd.server_address[1]}/{query}"
-        threading.Thread(target=self.httpd.serve_forever, daemon=True, name="live-server").start()
+        self.httpd, self.url = start(address, _handler(self), self.token, "live-server", backlog=4 * MAX_STREAMS)
 
     # ------------------------------------------------------------ fed by the camera loop (never blocks)
 
@@ -147,33 +115,9 @@ class LiveServer:
 
 
 def _handler(server: LiveServer):
-    import http.server
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        timeout = IDLE_TIMEOUT
-        protocol_version = "HTTP/1.1"
-
-        def log_message(self, *args):
-            pass
-
-        def _send(self, code: int, body: bytes, kind: str, head: bool = False):
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Cache-Control", "no-cache")
-            self.end_headers()
-            if not head:
-                self.wfile.write(body)
-
-        def _json(self, code: int, obj, head: bool = False):
-            self._send(code, json.dumps(obj).encode(), "application/json", head)
-
-        def _authorised(self, path: str, params: dict) -> bool:
-            given = params.get("token", [""])[0] or self.headers.get("Authorization", "").removeprefix("Bearer ")
-            if path == "/healthz" or not server.token or secrets.compare_digest(given, server.token):
-                return True
-            self._json(401, {"error": "a token is needed: ?token=..."})
-            return False
+    class Handler(JsonHandler):
+        token = server.token
+        open_paths = frozenset({"/healthz"})
 
         def do_HEAD(self):
             self._route(head=True)
@@ -182,31 +126,32 @@ def _handler(server: LiveServer):
             self._route(head=False)
 
         def _route(self, head: bool):
-            url = urllib.parse.urlsplit(self.path)
-            if not self._authorised(url.path, urllib.parse.parse_qs(url.query)):
+            found = self._url()
+            if found is None:
                 return
-            if url.path in ("/", "/index.html"):
+            path = found[0]
+            if path in ("/", "/index.html"):
                 self._send(200, server.page, "text/html; charset=utf-8", head)
-            elif url.path == "/healthz":
+            elif path == "/healthz":
                 status = server.status()
                 ok = status["state"] in ("live", "connecting", "ended")
                 self._json(200 if ok else 503, {k: status[k] for k in ("state", "frames", "last_frame_age_s")}, head)
-            elif url.path == "/api/latest":
+            elif path == "/api/latest":
                 self._json(200, server.latest or {}, head)
-            elif url.path == "/api/status":
+            elif path == "/api/status":
                 self._json(200, server.status(), head)
-            elif url.path == "/frame.jpg":
+            elif path == "/frame.jpg":
                 jpeg, _ = server.jpeg()
                 if jpeg:
                     self._send(200, jpeg, "image/jpeg", head)
                 else:
                     self._json(503, {"error": "no frame yet"}, head)
-            elif url.path == "/stream.mjpg":
+            elif path == "/stream.mjpg":
                 self._stream(head)
-            elif url.path == "/api/events":
+            elif path == "/api/events":
                 self._events(head)
             else:
-                self._json(404, {"error": f"no such path: {url.path}"}, head)
+                self._json(404, {"error": f"no such path: {path}"}, head)
 
         def _open_stream(self, kind: str):
             self.send_response(200)

@@ -105,6 +105,28 @@ CONFIDENCE_HELP = ("Drop digits the model is less sure of. Confidence is a digit
                    "the same in every format (int8 outputs are divided by their sum, so they reach 1.0 too).")
 
 
+def collect_options(command):
+    """--collect DIR, --collect-below P, --collect-max-mb N: the options of every command that reads digits."""
+    options = [
+        click.option("--collect", "collect_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Save each digit read below --collect-below into DIR/unlabelled (a grey crop, the 28x28 the "
+                     "model saw and a JSON sidecar), once per near-duplicate, to label with `edgedigits label DIR`."),
+        click.option("--collect-below", type=click.FloatRange(0, 1), default=0.9, show_default=True,
+                     help="Collect digits read with a confidence below this (1: every digit)."),
+        click.option("--collect-max-mb", type=click.FloatRange(min=1), default=200.0, show_default=True,
+                     help="The most DIR/unlabelled may hold; the oldest unlabelled crops go first."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _collector(folder: Path | None, below: float, max_mb: float, classifier):
+    from edgedigits.crops.collect import Collector
+
+    return Collector(folder, below, max_mb, getattr(classifier, "path", None)) if folder else None
+
+
 def _load_model(model: Path | None, threads: int | None = None):
     from edgedigits.runtime.classifiers import open_model
 
@@ -151,8 +173,9 @@ def evaluate(model, data, split, as_json):
 @click.option("--debug", "debug_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write NAME.debug.png per image into this directory: the sheet of paper found, the ink, the lines "
                    "removed, every candidate digit and why it was kept or dropped, and the reading.")
+@collect_options
 def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, threads, max_pixels, strict, page,
-            debug_dir):
+            debug_dir, collect_dir, collect_below, collect_max_mb):
     """Find and read the handwritten digits in images (files or folders).
 
     \b
@@ -171,9 +194,12 @@ def predict(paths, model, as_json, annotate, min_confidence, kaggle, output, thr
         count = kaggle_submission(kaggle, output, classifier)
         click.echo(f"wrote {count:,} predictions to {output}", err=True)
         return
+    collector = _collector(collect_dir, collect_below, collect_max_mb, classifier)
     predict_images(paths, classifier, click.echo, as_json=as_json, annotate_dir=annotate, min_confidence=min_confidence,
                    max_pixels=max_pixels, strict=strict, warn=lambda line: click.echo(line, err=True), page=page,
-                   debug_dir=debug_dir)
+                   debug_dir=debug_dir, collector=collector)
+    if collector:
+        click.echo(f"collected {collector.saved} digits into {collect_dir / 'unlabelled'}", err=True)
 
 
 def _address(value):
@@ -240,9 +266,10 @@ def _roi(value):
               "finder and why each candidate was dropped); only the latest --debug-frames stay. Slows the loop.")
 @click.option("--debug-frames", type=click.IntRange(min=1), default=20, show_default=True,
               help="How many of the latest frames' debug pictures --debug keeps.")
+@collect_options
 def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqtt_user, mqtt_password, mqtt_tls,
            mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads, page, debug_dir,
-           debug_frames):
+           debug_frames, collect_dir, collect_below, collect_max_mb):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
@@ -263,7 +290,29 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
                             mqtt=mqtt, page=page, debug=debug_dir, debug_frames=debug_frames)
-    run(options, _load_model(model, threads))
+    classifier = _load_model(model, threads)
+    run(options, classifier, collector=_collector(collect_dir, collect_below, collect_max_mb, classifier))
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--serve", metavar="[HOST:]PORT", default="8090", show_default=True,
+              callback=lambda ctx, param, v: _address(v),
+              help="Where the review page listens; bound beyond loopback (0.0.0.0:8090) it needs a token, printed.")
+@click.option("--token", default=None, metavar="TOKEN", help="The page's access token [default: one is made when bound "
+              "beyond loopback].")
+def label(folder, serve, token):
+    """Label the digits --collect saved in FOLDER, on a page in your browser.
+
+    \b
+    The page shows each crop large, the 28x28 the model saw and its answer. Keys: 0-9 label, x not a digit,
+    s skip, u undo, arrows move; the count of each class is on top. A label moves the crop's files from
+    FOLDER/unlabelled to FOLDER/<digit> or FOLDER/not-a-digit: you can label by moving files too.
+    Then: edgedigits train --init-from camera --user-data FOLDER --out runs/mine
+    """
+    from edgedigits.crops.review import serve as serve_page
+
+    serve_page(folder, serve, token)
 
 
 @cli.command("export")

@@ -130,8 +130,9 @@ def _reconnect(source, backoff: float, stop, log) -> float:
     return min(backoff * 2, MAX_BACKOFF)
 
 
-def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
-    """Read frames until the source ends, ``max_frames`` or a signal; returns the summary."""
+def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=None) -> dict:
+    """Read frames until the source ends, ``max_frames`` or a signal; returns the summary. A ``collector``
+    (``crops.collect``) keeps the digits the model was unsure of."""
     log = log or err
     source = open_source(options.source)
     timed, smoother = TimedClassifier(classifier), Smoother(window=options.smooth)
@@ -161,6 +162,8 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None) -> dict:
                                      trace=trace)
                 if debug:
                     debug.write(frames, trace, reading.detections, reading_text(reading.numbers))
+                if collector:
+                    collector.add(frame, reading.detections, f"camera:{options.source}")
                 frames += 1
                 digits_total += len(reading.detections)
                 ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}

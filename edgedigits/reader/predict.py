@@ -35,13 +35,14 @@ def annotated_paths(files: list[Path], names: list[Path], out: Path) -> list[Pat
 def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool = False,
                    annotate_dir: Path | None = None, min_confidence: float = 0.0, max_pixels: int = MAX_PIXELS,
                    strict: bool = False, warn: Callable[[str], None] | None = None, page: str = "auto",
-                   debug_dir: Path | None = None) -> int:
+                   debug_dir: Path | None = None, collector=None) -> int:
     """Read every image among ``paths`` (folders recursively) and ``echo`` one line per image: JSON or
     "path: numbers". A file that cannot be read gives its own line (``{"image", "error"}`` under ``as_json``)
     and the others are still read; then the run fails, naming how many. With ``annotate_dir``, a copy with
     boxes and labels goes there (see ``annotated_paths``); with ``debug_dir``, a picture of every stage of the
     finder (``outputs.debug``), NAME.debug.png. ``page``: "auto" reads the sheets of paper a photo shows, "off"
-    the whole frame. Returns the number of images read."""
+    the whole frame. A ``collector`` (``crops.collect``) keeps the digits the model was unsure of. Returns the
+    number of images read."""
     warn = warn or (lambda line: print(line, file=sys.stderr))
 
     def fail(where, exc: EdgeDigitsError) -> None:
@@ -74,6 +75,8 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
             failed += 1
             fail(path, exc)
             continue
+        if collector:
+            collector.add(frame, detections, str(path))
         if as_json:
             echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
                              "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))

@@ -72,6 +72,12 @@ def cli():
               "10-class teacher (--teacher seed) teaches a camera model the digits, and the junk keeps its label.")
 @click.option("--distill", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="The teacher's share of each target; the rest is the true label.")
+@click.option("--user-data", type=click.Path(file_okay=False, exists=True), default=None,
+              help="Learn your own writing: mix the labelled crops of this folder (from --collect and `edgedigits "
+              "label`) into every epoch, with MNIST replay. Use with --init-from camera and a few epochs.")
+@click.option("--user-holdout", type=click.FloatRange(0, 1, max_open=True), default=0.2, show_default=True,
+              help="The latest share of each class of those crops (by capture time), never trained on; metrics.json "
+              "reports them before and after.")
 @click.option("--mixed-precision", is_flag=True, help="float16 compute (GPUs); weights stay float32.")
 @click.option("--distribute", type=click.Choice(["auto", "none", "mirrored", "multiworker"]), default="auto",
               show_default=True,
@@ -79,7 +85,7 @@ def cli():
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
 def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label_smoothing, no_augment, limit, data,
-          out, resume, init_from, teacher, distill, mixed_precision, distribute, bundle):
+          out, resume, init_from, teacher, distill, user_data, user_holdout, mixed_precision, distribute, bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
@@ -93,7 +99,8 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label
     cfg = TrainConfig(arch=arch, recipe=recipe, epochs=epochs or DEFAULT_EPOCHS, batch_size=batch_size, lr=lr,
                       seed=seed, val_split=val_split, val_seed=val_seed, augment=not no_augment,
                       label_smoothing=label_smoothing, mixed_precision=mixed_precision, distribute=distribute,
-                      limit=limit, init_from=init_from, teacher=teacher, distill=distill)
+                      limit=limit, init_from=init_from, teacher=teacher, distill=distill, user_data=user_data,
+                      user_holdout=user_holdout)
     run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgedigits.crops.folder import UNLABELLED, scan
+from edgedigits.crops.folder import NOT_A_DIGIT, UNLABELLED, scan
+from edgedigits.digit import NOT_A_DIGIT as NOT_A_DIGIT_CLASS
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.files import atomic_path
 
@@ -82,7 +83,8 @@ class Collector:
         self._count = itertools.count()
 
     def add(self, frame: np.ndarray, detections, image: str) -> int:
-        """Save the unsure digits of one frame (``image`` names its file or camera); returns how many."""
+        """Save the unsure digits of one frame (``image`` names its file or camera), and those the model called
+    "not a digit" among them; returns how many."""
         saved = 0
         for d in detections:
             if d.confidence is None or (self.below < 1 and d.confidence >= self.below):
@@ -105,7 +107,8 @@ class Collector:
 
         now = time.time()
         cid = f"{int(now * 1000):013d}-{next(self._count):04d}"
-        meta = {"image": image, "box": [int(v) for v in d.box], "digit": int(d.label),
+        meta = {"image": image, "box": [int(v) for v in d.box],
+                "digit": NOT_A_DIGIT if d.label == NOT_A_DIGIT_CLASS else int(d.label),
                 "confidence": round(float(d.confidence), 4), "model": self.model, "time": round(now, 3)}
         for suffix, write in ((".28.png", lambda p: cv2.imwrite(str(p), d.digit)),
                               (".json", lambda p: p.write_text(json.dumps(meta) + "\n") > 0),

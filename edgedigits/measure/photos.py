@@ -18,7 +18,8 @@ from edgedigits.digit import IMAGE_SIZE, normalize_digit
 from edgedigits.errors import EdgeDigitsError
 from edgedigits.reader.pipeline import read_frame
 from edgedigits.reader.sources import read_image
-from edgedigits.reader.vision import find_ink, reading
+from edgedigits.reader.vision import reading
+from edgedigits.reader.vision.ink import ink_image
 
 DEFAULT_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "photos-dev"  # beside the checkout
 
@@ -92,16 +93,10 @@ def evaluate(classifier, root: Path, progress=None) -> tuple[list[dict], dict]:
 
 
 def cut_digit(frame: np.ndarray, box) -> np.ndarray | None:
-    """The ink inside ``box`` (x, y, w, h) of a photo as the finder measures it (paper 0, ink bright), with
-    dust smaller than a stroke's square left out; None when the box holds no ink. Normalise it with
-    ``preprocess.normalize_digit``."""
+    """The ink inside ``box`` (x, y, w, h) of a photo as the finder measures it (``vision.ink.ink_image``); None
+    when the box holds no ink. Normalise it with ``digit.normalize_digit``."""
     x, y, w, h = (int(v) for v in box)
-    ink = find_ink(frame[y : y + h, x : x + w])
-    if ink is None:
-        return None
-    big = np.flatnonzero(ink.stats[:, 4] >= ink.stroke ** 2)
-    keep = np.isin(ink.labels, big[big > 0])
-    return np.where(keep, np.maximum(ink.contrast - ink.weak / 2, 0), 0).astype(np.float32)
+    return ink_image(frame[y : y + h, x : x + w])
 
 
 def boxed_digits(root: Path, boxes: dict) -> tuple[list[str], np.ndarray, np.ndarray]:

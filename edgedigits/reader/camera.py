@@ -158,12 +158,13 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=
                     continue
                 backoff = FIRST_BACKOFF
                 trace = Trace(frame) if debug else None
+                rejected = [] if collector else None
                 reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother, page=options.page,
-                                     trace=trace)
+                                     trace=trace, rejected=rejected)
                 if debug:
                     debug.write(frames, trace, reading.detections, reading_text(reading.numbers))
                 if collector:
-                    collector.add(frame, reading.detections, f"camera:{options.source}")
+                    collector.add(frame, reading.detections + rejected, f"camera:{options.source}")
                 frames += 1
                 digits_total += len(reading.detections)
                 ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}

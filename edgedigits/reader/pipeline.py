@@ -34,10 +34,11 @@ class FrameReading(NamedTuple):
 
 
 def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 0.0, smoother=None,
-               page: str = "auto", trace: Trace | None = None) -> FrameReading:
+               page: str = "auto", trace: Trace | None = None, rejected: list | None = None) -> FrameReading:
     """Find and classify the digits of one frame (inside ``roi``, x, y, w, h, when given; on the sheets of paper
     it shows, unless ``page`` is "off"), drop those under ``min_confidence``, let ``smoother`` vote over frames,
-    and group them into numbers. Boxes are in full-frame pixels. A ``trace`` records every stage."""
+    and group them into numbers. Boxes are in full-frame pixels. A ``trace`` records every stage; ``rejected``
+    receives the digits the model called "not a digit" (for ``--collect``)."""
     timed = classifier if isinstance(classifier, TimedClassifier) else TimedClassifier(classifier)
     start, timed.seconds = time.perf_counter(), 0.0
     x0, y0 = (roi[0], roi[1]) if roi else (0, 0)
@@ -45,9 +46,12 @@ def read_frame(frame: np.ndarray, classifier, roi=None, min_confidence: float = 
         raise EdgeDigitsError(f"--roi {','.join(map(str, roi))} reaches beyond the {frame.shape[1]}x{frame.shape[0]} "
                               "frame")
     view = frame[y0 : y0 + roi[3], x0 : x0 + roi[2]] if roi else frame
-    found = find_digits(view, classifier=timed, page=page, trace=trace)
-    for d in found:
+    mine: list = []
+    found = find_digits(view, classifier=timed, page=page, trace=trace, rejected=mine if rejected is not None else None)
+    for d in found + mine:
         d.box = (d.box[0] + x0, d.box[1] + y0, d.box[2], d.box[3])
+    if rejected is not None:
+        rejected += mine
     detections = [d for d in found if d.confidence >= min_confidence]
     if trace is not None:
         trace.dropped += [(d.box, "below confidence") for d in found if d.confidence < min_confidence]

@@ -69,14 +69,15 @@ def predict_images(paths, classifier, echo: Callable[[str], None], as_json: bool
         try:
             frame = read_image(path, max_pixels=max_pixels, strict=strict, warn=warn)
             trace = Trace(frame) if debug is not None else None
+            rejected = [] if collector else None
             detections, numbers, _ = read_frame(frame, classifier, min_confidence=min_confidence, page=page,
-                                                trace=trace)
+                                                trace=trace, rejected=rejected)
         except EdgeDigitsError as exc:
             failed += 1
             fail(path, exc)
             continue
         if collector:
-            collector.add(frame, detections, str(path))
+            collector.add(frame, detections + rejected, str(path))
         if as_json:
             echo(json.dumps({"image": str(path), "digits": [d.to_json() for d in detections],
                              "numbers": [n.to_json() for n in numbers], "reading": reading(numbers)}))

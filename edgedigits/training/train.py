@@ -53,6 +53,8 @@ class TrainConfig:
     init_from: str | None = None  # fine-tune: start from this .keras model's weights (same architecture)
     teacher: str | None = None  # distil: a trained model whose softened answers make part of each target
     distill: float = 0.5  # the teacher's share of each target (the rest is the true label)
+    user_data: str | None = None  # a crops folder (``crops.folder``): its labelled crops are mixed into each epoch
+    user_holdout: float = 0.2  # the latest share of each class of those crops, never trained on
 
 
 STATE = "state.json"
@@ -60,6 +62,8 @@ LAST = "checkpoint/last.keras"  # the names of runs made before per-epoch checkp
 LAST_EPOCH = "checkpoint/last-{epoch}.keras"
 BEST_EPOCH = "checkpoint/best-{epoch}.weights.h5"
 VAL_EPOCH = 1_000_000  # the camera recipe's validation crops are drawn once, from an epoch no run reaches
+USER_SHARE = 0.3  # the user's crops (each repeated, each repeat through a fresh affine) make 30% of an epoch; the
+                  # rest is MNIST replay, so that what the model knew is not forgotten
 BEST = "checkpoint/best.weights.h5"
 
 
@@ -217,6 +221,16 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         raise EdgeDigitsError(f"--distill must be in [0, 1], got {cfg.distill}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise EdgeDigitsError("--epochs and --batch-size must be at least 1")
+    user = None
+    if cfg.user_data:
+        if cfg.recipe != "camera":
+            raise EdgeDigitsError("--user-data goes with the camera recipe (an 11-class model: --arch camera or "
+                                  "micro, --init-from camera)")
+        user, held = user_split(cfg)
+        err.print(f"{len(user) + len(held)} labelled crops in {cfg.user_data}: {len(user)} to train on, "
+                  f"{len(held)} held out")
+        if not len(user):
+            raise EdgeDigitsError(f"{cfg.user_data}: every crop is held out; label more, or lower --user-holdout")
 
     ds = mnist.load(data)
     train_split = ds.split("train")
@@ -235,12 +249,38 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
     try:
         if cfg.mixed_precision:
             keras.mixed_precision.set_global_policy("mixed_float16")
-        return _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose)
+        return _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose, user)
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
+def user_split(cfg: TrainConfig):
+    """The user's labelled crops of --user-data: (to train on, held out)."""
+    from edgedigits.crops import dataset
+
+    return dataset.hold_out(dataset.load(Path(cfg.user_data), warn=err.print), cfg.user_holdout)
+
+
+def user_repeats(user, mnist_per_epoch: int) -> int:
+    """How many times each user crop appears in an epoch, for the user's crops to make ``USER_SHARE`` of it."""
+    if user is None or not len(user):
+        return 0
+    return max(1, round(USER_SHARE / (1 - USER_SHARE) * mnist_per_epoch / len(user)))
+
+
+def with_user(x, y, user, repeats: int, cfg: TrainConfig, epoch: int, classes: int):
+    """One epoch's arrays with the user's crops added, each repeat through its own affine, all shuffled anew."""
+    from edgedigits.training.augment import affine
+
+    rng = np.random.default_rng([cfg.seed, epoch, 24])
+    images = np.stack([affine(img, rng) for img in np.repeat(user.digits, repeats, axis=0)])
+    labels = targets(np.repeat(user.labels, repeats), classes, soft_targets(cfg))
+    x, y = np.concatenate([x, to_model_input(images)]), np.concatenate([y, labels])
+    order = rng.permutation(len(x))
+    return x[order], y[order]
+
+
+def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose, user=None):
     """The training loop proper (under the dtype policy the caller set)."""
     import contextlib
     from concurrent.futures import ProcessPoolExecutor
@@ -262,6 +302,8 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
     if cfg.recipe != "camera":
         x_train, y_train = to_model_input(x_train), targets(y_train, classes, onehot)
     per_epoch = len(x_train) + (junk_count(len(x_train)) if cfg.recipe == "camera" else 0)
+    repeats = user_repeats(user, per_epoch)
+    per_epoch += repeats * (len(user) if user is not None else 0)
     if replicas > 1:  # equal shares for every replica
         x_val, y_val = x_val[: len(x_val) - len(x_val) % replicas], y_val[: len(y_val) - len(y_val) % replicas]
         steps = per_epoch // cfg.batch_size
@@ -299,7 +341,7 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose):
         if pool:  # on the way out, drop the next epoch's crops rather than wait for them
             stack.callback(pool.shutdown, cancel_futures=True)
         _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
-                _teacher(cfg, classes))
+                _teacher(cfg, classes), user, repeats)
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = architectures.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
     model.load_weights(out / state.get("best", BEST))
@@ -324,7 +366,7 @@ def _teacher(cfg: TrainConfig, classes: int):
 
 
 def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, steps, started, verbose, pool,
-            teacher=None):
+            teacher=None, user=None, repeats=0):
     """Train the remaining epochs, keeping the best weights and a checkpoint after each. The camera recipe's
     next epoch is drawn on the pool while this one trains."""
     def draw(epoch):
@@ -338,6 +380,8 @@ def _epochs(model, cfg, out, state, x_train, y_train, x_val, y_val, classes, ste
             upcoming = draw(epoch + 1)
             if teacher is not None:
                 y = distilled(y, teacher.predict(x, batch_size=512, verbose=0), cfg.distill)
+            if repeats:
+                x, y = with_user(x, y, user, repeats, cfg, epoch, classes)
             data = {"x": x, "y": y, "batch_size": cfg.batch_size}
         else:
             data = {"x": epoch_dataset(x_train, y_train, epoch, cfg, steps)}
@@ -408,6 +452,8 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
         evaluate.print_report(report, title=f"{out / 'model.keras'} on the MNIST test set")
     else:
         err.print("[yellow]no labelled test split in the data: test metrics skipped[/]")
+    if state["config"].get("user_data"):
+        metrics.update(user_metrics(TrainConfig(**state["config"]), model, test))
     plots.curves(state["history"], out / "curves.png")
     plots.class_counts(ds.split("train").labels, test.labels if test else None, out / "class_counts.png")
     metrics.update(
@@ -435,6 +481,27 @@ def finish(out: Path, ds, state, argv: list[str]) -> dict:
     ]
     table(f"run {out}", ["", ""], rows)
     return metrics
+
+
+def user_metrics(cfg: TrainConfig, model, test) -> dict:
+    """The user's hold-out and MNIST test, before (the --init-from model) and after (``model``), per class."""
+    _, held = user_split(cfg)
+    before = load_keras(resolve(cfg.init_from, ".keras")) if cfg.init_from else None
+    found = {"user": {"data": cfg.user_data, "holdout": len(held)}}
+    for name, judged in (("before", before), ("after", model)):
+        if judged is None:
+            continue
+        if len(held):
+            report = evaluate.classification_report(held.labels, evaluate.predict_keras(judged, held.digits))
+            found["user"][name] = {"accuracy": report["accuracy"],
+                                   "recall": {c["digit"]: c["recall"] for c in report["per_class"] if c["support"]}}
+        if test is not None and name == "before":
+            found["mnist_before"] = float((evaluate.predict_keras(judged, test.images).argmax(1)
+                                           == test.labels).mean())
+    if "before" in found["user"]:
+        err.print(f"user hold-out ({len(held)} crops): {found['user']['before']['accuracy'] * 100:.2f}% before, "
+                  f"{found['user']['after']['accuracy'] * 100:.2f}% after")
+    return found
 
 
 def _init_record(key: str, name: str | None) -> dict:

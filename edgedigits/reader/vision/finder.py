@@ -27,7 +27,8 @@ PAGE_MODES = ("auto", "off")
 STRAIGHT = 3.0  # degrees: a page turned less than this is read as it lies (the classifier learned +-10 degrees)
 
 
-def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: Trace | None = None) -> list[Detection]:
+def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: Trace | None = None,
+                rejected: list | None = None) -> list[Detection]:
     """Boxes (input pixels) and MNIST-normalised 28x28 crops of the handwritten digits in ``frame`` (gray or BGR).
 
     With a ``classifier`` the digits come back labelled, and pieces that may be one digit, or blobs that may be
@@ -35,7 +36,8 @@ def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: T
     one, pieces near each other are one digit and wide blobs are split by shape alone.
 
     ``page="auto"`` first looks for sheets of paper in the frame (``page.find_pages``) and reads each on its own,
-    rectified when it has four corners; ``"off"`` reads the whole frame. A ``trace`` records every stage.
+    rectified when it has four corners; ``"off"`` reads the whole frame. A ``trace`` records every stage; a
+    ``rejected`` list receives the digits of the reading that the model called "not a digit".
     """
     frame = np.asarray(frame)
     if frame.ndim < 2 or frame.shape[0] < 8 or frame.shape[1] < 8:
@@ -46,23 +48,30 @@ def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: T
         if sheets:
             if trace is not None:
                 trace.pages = sheets
-            return [d for sheet in sheets for d in _on_page(frame, sheet, classifier, trace)]
-    return _in_frame(frame, classifier, view=trace.view(frame) if trace is not None else None)
+            return [d for sheet in sheets for d in _on_page(frame, sheet, classifier, trace, rejected)]
+    return _in_frame(frame, classifier, view=trace.view(frame) if trace is not None else None, rejected=rejected)
 
 
-def _on_page(frame: np.ndarray, sheet: Page, classifier, trace: Trace | None = None) -> list[Detection]:
+def _on_page(frame: np.ndarray, sheet: Page, classifier, trace: Trace | None = None,
+             rejected: list | None = None) -> list[Detection]:
     """The digits of one sheet, in the input's pixels."""
     if sheet.corners is None and abs(sheet.angle) < STRAIGHT:
         image = painted(frame, sheet)
-        return _in_frame(image, classifier, light=False, view=trace.view(image) if trace is not None else None)
+        return _in_frame(image, classifier, light=False, view=trace.view(image) if trace is not None else None,
+                         rejected=rejected)
     flat, back = rectify(frame, sheet)
-    found = _in_frame(flat, classifier, light=False, view=trace.view(flat) if trace is not None else None)
-    for d in found:
+    mine: list = []
+    found = _in_frame(flat, classifier, light=False, view=trace.view(flat) if trace is not None else None,
+                      rejected=mine)
+    for d in found + mine:
         d.box = box_back(d, back, frame.shape)
+    if rejected is not None:
+        rejected += mine
     return found
 
 
-def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: View | None = None) -> list[Detection]:
+def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: View | None = None,
+              rejected: list | None = None) -> list[Detection]:
     """The digits of a frame read whole: every decision taken from all of its pixels (but the ink's polarity,
     when ``light`` says it: ink on a sheet of paper is darker than the sheet)."""
     ink = find_ink(frame, light)
@@ -123,6 +132,8 @@ def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: Vi
     chosen = []
     for cluster, groups in readings:
         chosen += best_reading(cluster, groups, crops, finder.priors)
+    if rejected is not None:
+        rejected += [crops[i] for i in chosen if crops[i].label == NOT_A_DIGIT]
     return _kept(view, crops, chosen, drop_specks([crops[i] for i in chosen if crops[i].label != NOT_A_DIGIT]))
 
 

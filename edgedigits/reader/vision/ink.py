@@ -251,3 +251,14 @@ def find_ink(frame: np.ndarray, light: bool | None = None) -> Ink | None:
     labels, stats, weak = found
     stroke = component_strokes(labels, stats)
     return Ink(ink_plane, background, contrast, labels, stats, weak, stroke, scale)
+
+
+def ink_image(image: np.ndarray, light: bool | None = None) -> np.ndarray | None:
+    """The ink of a small image holding one digit, as the finder measures it (paper 0, ink bright; dust smaller
+    than a stroke's square left out), ready for ``digit.normalize_digit``; None when it holds no ink."""
+    ink = find_ink(image, light)
+    if ink is None:
+        return None
+    big = np.flatnonzero(ink.stats[:, 4] >= ink.stroke ** 2)
+    keep = np.isin(ink.labels, big[big > 0])
+    return np.where(keep, np.maximum(ink.contrast - ink.weak / 2, 0), 0).astype(np.float32)

@@ -322,6 +322,42 @@ def label(folder, serve, token):
     serve_page(folder, serve, token)
 
 
+@cli.group(invoke_without_command=True)
+@click.option("--json", "as_json", is_flag=True, help="The list as one JSON object on stdout.")
+@click.pass_context
+def models(ctx, as_json):
+    """The models there are, their figures, and the one in use (marked *).
+
+    \b
+    Bundled: camera (the default), seed, micro. Yours: what `edgedigits models use` made the default, kept in
+    $EDGEDIGITS_HOME (default ~/.local/share/edgedigits). Each of your files is checked against its SHA-256
+    when it loads; a damaged one is refused and the bundled camera model is used, saying so.
+    """
+    if ctx.invoked_subcommand is None:
+        from edgedigits.export.promote import show
+
+        show(click.echo, as_json=as_json)
+
+
+@models.command("use")
+@click.argument("target")
+@click.option("--force", is_flag=True, help="Use a run even when its figures say it is not better.")
+@click.option("--data", type=str, default=None, help=DATA_HELP)
+def models_use(target, force, data):
+    """Make TARGET the default model of predict, camera, bench and evaluate.
+
+    \b
+    TARGET is a run folder from `edgedigits train --init-from camera --user-data DIR --out runs/mine`: it is
+    exported (int8 TFLite and ONNX, each verified) when its MNIST test accuracy fell at most 0.2 pp and your
+    hold-out reads better than before (--force overrides). Or a model file exported elsewhere (mine.int8.tflite,
+    mine.onnx: copy it to the Pi and use it there). Or camera: back to the bundled model.
+    A running camera picks up a new model when restarted.
+    """
+    from edgedigits.export.promote import use
+
+    use(target, force=force, data=data)
+
+
 @cli.command("export")
 @click.argument("model", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--formats", "formats", multiple=True, metavar="LIST",

@@ -1,10 +1,16 @@
 """Fixtures and hooks. Tests that need MNIST carry ``@pytest.mark.mnist`` and are skipped, with the reason, when
 it is absent; every other test runs anywhere."""
 
+import os
+import tempfile
+
 import numpy as np
 import pytest
 
 from tests.helpers import DATA, HAVE_MNIST
+
+# The tests never see, nor change, the models a user made theirs (``edgedigits models use``).
+os.environ["EDGEDIGITS_HOME"] = tempfile.mkdtemp(prefix="edgedigits-home-")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -23,6 +23,7 @@ from edgedigits.reader.smoothing import Smoother
 from edgedigits.reader.sources import open_source
 from edgedigits.reader.vision import reading as reading_text
 from edgedigits.reader.vision.results import Trace
+from edgedigits.runtime import store
 
 MAX_BACKOFF = 10.0  # seconds between reconnection attempts, at most
 FIRST_BACKOFF = 0.5
@@ -53,8 +54,8 @@ class _Outputs:
 
     def __init__(self, options: CameraOptions, out, log, fps: float | None, model: str):
         self.options, self.out, self.fps = options, out, fps
-        self.server = LiveServer(options.serve, options.token, {"model": model, "source": options.source}) \
-            if options.serve else None
+        info = {"model": model, "source": options.source, "model_warning": store.fallback}
+        self.server = LiveServer(options.serve, options.token, info) if options.serve else None
         if self.server:
             log.print(f"live page on {self.server.url}", markup=False, highlight=False)
         self.mqtt = MqttPublisher(options.mqtt, model, log) if options.mqtt else None

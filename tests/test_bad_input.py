@@ -322,3 +322,42 @@ def test_live_server_beyond_loopback_needs_a_token():
         assert _status(f"http://127.0.0.1:{port}/healthz") == 200  # health checks need no token
     finally:
         server.close()
+
+
+def test_a_keras_file_with_a_mangled_config_or_archive_is_one_line(tmp_path):
+    """Mutations a fuzzer found: a layer's class_name null or an object, a size null, a member compressed by an
+    unsupported method. Each is a one-line error, never a traceback."""
+    import json
+    import zipfile
+
+    from edgedigits.errors import EdgeDigitsError
+    from edgedigits.runtime.bundled import bundled
+    from edgedigits.runtime.keras_file import load_keras
+
+    source = bundled("micro")
+    with zipfile.ZipFile(source) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    config = json.loads(members["config.json"])
+    layers = config["config"]["layers"]
+    cases = {"null-class": lambda c: c["config"]["layers"][1].update(class_name=None),
+             "object-class": lambda c: c["config"]["layers"][1].update(class_name={"x": 1}),
+             "null-size": lambda c: c["config"]["layers"][1]["config"].update(filters=None, units=None)}
+    assert len(layers) > 1
+    for name, change in cases.items():
+        changed = json.loads(members["config.json"])
+        change(changed)
+        path = tmp_path / f"{name}.keras"
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, blob in members.items():
+                archive.writestr(member, json.dumps(changed) if member == "config.json" else blob)
+        with pytest.raises(EdgeDigitsError):
+            load_keras(path)
+    blob = bytearray(source.read_bytes())
+    at = blob.find(b"PK\x01\x02")
+    while blob[at + 46 : at + 57] != b"config.json":  # config.json's entry in the central directory
+        at = blob.find(b"PK\x01\x02", at + 4)
+    blob[at + 10 : at + 12] = (99).to_bytes(2, "little")  # its compression method: unknown
+    path = tmp_path / "method.keras"
+    path.write_bytes(bytes(blob))
+    with pytest.raises(EdgeDigitsError):
+        load_keras(path)

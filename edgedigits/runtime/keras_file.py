@@ -39,15 +39,20 @@ def _declared_params(config) -> int:
     total = 0
     if isinstance(config, dict):
         inner = config.get("config") if isinstance(config.get("config"), dict) else {}
-        kind = config.get("class_name", "")
-        size = inner.get("filters") or inner.get("units") or 0
-        if kind.endswith(("Conv1D", "Conv2D", "Conv3D")) and isinstance(size, int):
+        kind = config.get("class_name") if isinstance(config.get("class_name"), str) else ""  # a damaged config
+        size = inner.get("filters") or inner.get("units") or 0                               # may hold anything
+
+        def whole(value) -> int:
+            return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+        if kind.endswith(("Conv1D", "Conv2D", "Conv3D")) and whole(size):
             kernel = inner.get("kernel_size", 1)
-            total += size * (math.prod(kernel) if isinstance(kernel, (list, tuple)) else int(kernel))
-        elif kind == "Dense" and isinstance(size, int):
-            total += size
+            kernel = math.prod(whole(k) for k in kernel) if isinstance(kernel, (list, tuple)) else whole(kernel)
+            total += size * kernel
+        elif kind == "Dense":
+            total += whole(size)
         elif kind == "Embedding":
-            total += int(inner.get("input_dim", 0)) * int(inner.get("output_dim", 0))
+            total += whole(inner.get("input_dim")) * whole(inner.get("output_dim"))
         total += sum(_declared_params(v) for v in config.values() if isinstance(v, (dict, list)))
     elif isinstance(config, list):
         total += sum(_declared_params(v) for v in config)
@@ -63,7 +68,9 @@ def _check_keras_sizes(path: Path) -> None:
             if sum(sizes.values()) > MAX_ARCHIVE_BYTES:
                 raise EdgeDigitsError(f"{path} unpacks to {sum(sizes.values()):,} bytes, over {MAX_ARCHIVE_BYTES:,}")
             config = json.loads(archive.read("config.json")) if "config.json" in sizes else None
-    except (zipfile.BadZipFile, OSError, ValueError, RecursionError) as exc:
+    except EdgeDigitsError:
+        raise
+    except Exception as exc:  # a damaged archive: bad zip, unsupported compression or flags, truncated members
         raise EdgeDigitsError(f"{path} is not a valid Keras model ({type(exc).__name__})") from None
     weights = sizes.get("model.weights.h5", 0)
     declared = _declared_params(config) * 4  # float32 bytes

@@ -136,7 +136,7 @@ def box_back(detection, back: np.ndarray, shape) -> tuple[int, int, int, int]:
     turned box's corners would give a box far wider than a thin 1)."""
     import cv2
 
-    points = detection.outline
+    points = detection.outline()
     if points is None:
         x, y, w, h = detection.box
         points = np.float32([[x, y], [x + w, y], [x + w, y + h], [x, y + h]])

@@ -231,8 +231,7 @@ class Finder:
             contrast = relative_contrast(full, background)
             weak = cv2.resize(ink.weak[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
             crop = np.where((grow > 0) & (contrast > weak), contrast - weak / 2, 0)
-        hull = cv2.convexHull(cv2.findNonZero(own)).reshape(-1, 2).astype(np.float32) + (x, y)
-        self.crops.append(Detection(box_in, normalize_digit(crop), outline=(hull + 0.5) / ink.scale))
+        self.crops.append(Detection(box_in, normalize_digit(crop), ink=(own, x, y, ink.scale)))
         return len(self.crops) - 1
 
     def _to_input(self, box) -> tuple[int, int, int, int]:

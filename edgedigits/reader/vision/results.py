@@ -13,7 +13,19 @@ class Detection:
     digit: np.ndarray  # 28x28 uint8, white on black, MNIST-normalised
     label: int | None = None
     confidence: float | None = None
-    outline: np.ndarray | None = field(default=None, repr=False)  # (N, 2) float32 convex hull of its ink, frame px
+    ink: tuple | None = field(default=None, repr=False)  # (mask, x, y, scale): its ink on the finder's working copy
+
+    def outline(self) -> np.ndarray | None:
+        """The convex hull of its ink, (N, 2) float32 in frame pixels; None when unknown."""
+        import cv2
+
+        if self.ink is None:
+            return None
+        mask, x, y, scale = self.ink
+        points = cv2.findNonZero(mask)
+        if points is None:
+            return None
+        return (cv2.convexHull(points).reshape(-1, 2).astype(np.float32) + (x + 0.5, y + 0.5)) / scale
 
     def to_json(self) -> dict:
         return {"box": [int(v) for v in self.box], "digit": self.label,

@@ -1,6 +1,9 @@
 """Camera-pipeline speed on one core: 640x480 frames with 10 digits, capture excluded.
 
-    python benchmarks/pipeline_speed.py [--model PATH] [--frames 200] [--digits 10]
+    python benchmarks/pipeline_speed.py [--model PATH] [--frames 200] [--digits 10] [--desk]
+
+``--desk`` also times frames of a page lying on a desk (``scenes.make_sheet(kind="desk")``, 1280x960 to
+2016x1512, found and flattened before it is read), as rows of their own.
 
 Pins the process to one CPU, sets OpenCV and the runtime to one thread, warms up, then times every frame
 (preprocess = everything but inference; infer = the classifier calls). Writes
@@ -24,6 +27,7 @@ def main() -> None:
     parser.add_argument("--model", action="append", help="model file(s) [default: bundled camera and micro int8]")
     parser.add_argument("--frames", type=int, default=200)
     parser.add_argument("--digits", type=int, default=10)
+    parser.add_argument("--desk", action="store_true", help="also time frames of a page on a desk")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
 
@@ -44,12 +48,16 @@ def main() -> None:
                                                                bundled("micro", ".int8.tflite")]
     ds = mnist.load()
     rng = np.random.default_rng(0)
-    frames = [scenes.make_scene(rng, ds.test.images, ds.test.labels, n=args.digits) for _ in range(args.frames)]
+    sets = {"640x480": [scenes.make_scene(rng, ds.test.images, ds.test.labels, n=args.digits).image
+                        for _ in range(args.frames)]}
+    if args.desk:
+        sets["page on a desk"] = [scenes.make_sheet(rng, ds.test.images, ds.test.labels, "desk").image
+                                  for _ in range(max(20, args.frames // 5))]
     rows = []
-    for model in models:
+    for (scene, frames), model in ((s, m) for s in sets.items() for m in models):
         clf = runtime.load(model, threads=1)
-        timing = time_frames(clf, [scene.image for scene in frames], warmup=10)
-        row = {"model": model.name, "runtime": clf.backend, "frames": len(frames),
+        timing = time_frames(clf, frames, warmup=10)
+        row = {"model": model.name, "runtime": clf.backend, "frames": len(frames), "scene": scene,
                "digits_per_frame": timing["found_per_frame"]}
         for stage in ("preprocess", "infer", "total"):
             values = timing["stages"][stage]
@@ -57,18 +65,22 @@ def main() -> None:
             row[f"{stage}_p50_ms"] = float(np.percentile(values, 50))
             row[f"{stage}_p90_ms"] = float(np.percentile(values, 90))
         rows.append(row)
-        print(f"{model.name}: total p50 {row['total_p50_ms']:.2f} ms (preprocess {row['preprocess_p50_ms']:.2f}, "
-              f"infer {row['infer_p50_ms']:.2f}), {row['digits_per_frame']:.1f} digits/frame")
+        print(f"{model.name}, {scene}: total p50 {row['total_p50_ms']:.2f} ms "
+              f"(preprocess {row['preprocess_p50_ms']:.2f}, infer {row['infer_p50_ms']:.2f}), "
+              f"{row['digits_per_frame']:.1f} digits/frame")
 
     system = {**system_info(), "opencv": cv2.__version__, "threads": 1, "frame": "640x480", "digits": args.digits}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "pipeline_speed.json").write_text(json.dumps({"system": system, "rows": rows}, indent=2) + "\n")
     lines = [f"# Camera pipeline, one core ({system['date']}, {system['cpu']})", "",
-             f"640x480 frames with {args.digits} digits, capture excluded, {args.frames} frames after 10 warm-up.",
-             "Command: `python benchmarks/pipeline_speed.py`", ""]
+             f"640x480 frames with {args.digits} digits, capture excluded, {args.frames} frames after 10 warm-up"
+             + (f"; and {len(sets.get('page on a desk', []))} frames of a page on a desk (1280x960 to 2016x1512)."
+                if args.desk else "."),
+             f"Command: `python benchmarks/pipeline_speed.py{' --desk' if args.desk else ''}`", ""]
     lines += markdown_table(
-        ["model", "runtime", "digits/frame", "preprocess p50 ms", "infer p50 ms", "total p50 ms", "total p90 ms"],
-        [[r["model"], r["runtime"], f"{r['digits_per_frame']:.1f}", f"{r['preprocess_p50_ms']:.2f}",
+        ["frames", "model", "runtime", "digits/frame", "preprocess p50 ms", "infer p50 ms", "total p50 ms",
+         "total p90 ms"],
+        [[r["scene"], r["model"], r["runtime"], f"{r['digits_per_frame']:.1f}", f"{r['preprocess_p50_ms']:.2f}",
           f"{r['infer_p50_ms']:.2f}", f"{r['total_p50_ms']:.2f}", f"{r['total_p90_ms']:.2f}"] for r in rows])
     (args.out / "pipeline_speed.md").write_text("\n".join(lines) + "\n")
 

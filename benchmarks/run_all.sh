@@ -8,9 +8,9 @@ mkdir -p "$out"
 # All formats x installed runtimes x threads 1 and 2, plus the camera pipeline.
 edgedigits bench --model seed --threads 1,2 --pipeline --out "$out"   # the README table; the default is camera
 # The camera pipeline on one pinned core, 640x480 frames with 10 digits.
-python benchmarks/pipeline_speed.py --out "$out"
-# The camera pipeline against the commit before the real-photo finder, timed side by side.
-python benchmarks/pipeline_vs.py --ref 1fcb9f2 --rounds 6 --out "$out"
+python benchmarks/pipeline_speed.py --desk --out "$out"
+# The camera pipeline against the commit before the page finder (issue 23), timed side by side.
+python benchmarks/pipeline_vs.py --ref 530292f --rounds 6 --out "$out"
 # Reading accuracy on generated scenes: clean, hard and photo-like.
 python benchmarks/scenes_accuracy.py --out "$out"
 # Reading accuracy on the real photos (skipped when ../shared/data/photos-dev is absent).

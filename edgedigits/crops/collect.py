@@ -7,7 +7,6 @@ past its size, the oldest unlabelled crops go first. Nothing leaves the machine.
 from __future__ import annotations
 
 import collections
-import hashlib
 import itertools
 import json
 import time
@@ -18,7 +17,7 @@ import numpy as np
 from edgedigits.crops.folder import NOT_A_DIGIT, UNLABELLED, scan
 from edgedigits.digit import NOT_A_DIGIT as NOT_A_DIGIT_CLASS
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.files import atomic_path
+from edgedigits.files import atomic_path, sha256
 
 MARGIN = 0.25  # paper kept around a digit's box, as a share of its longer side
 HASH_BITS = 6  # two digits whose 64-bit hashes differ in at most 6 bits, at the same place, are one digit
@@ -33,14 +32,6 @@ def perceptual_hash(digit: np.ndarray) -> int:
     small = cv2.resize(np.asarray(digit, np.float32), (9, 8), interpolation=cv2.INTER_AREA)
     bits = (small[:, 1:] > small[:, :-1]).ravel()
     return int(sum(1 << i for i, bit in enumerate(bits) if bit))
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _iou(a, b) -> float:
@@ -73,7 +64,7 @@ class Collector:
             self.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise EdgeDigitsError(f"--collect {root}: {exc.strerror or exc}") from None
-        self.model = {"file": model.name, "sha256": file_sha256(model)} if model and Path(model).is_file() else None
+        self.model = {"file": model.name, "sha256": sha256(model)} if model and Path(model).is_file() else None
         self.recent: collections.deque = collections.deque(maxlen=RECENT)
         self.sizes = collections.OrderedDict()  # unlabelled crop id -> bytes, oldest first
         for crop in scan(self.root, (UNLABELLED,)):

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from edgedigits.console import err, plain_table
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.files import sha256
 from edgedigits.runtime import bundled, store
 from edgedigits.runtime.formats import format_of
 
@@ -151,7 +152,7 @@ def _install(name: str, files: dict, manifest: dict) -> None:
         for suffix, source in files.items():
             target = staging / f"{name}{suffix}"
             shutil.copyfile(source, target)
-            digests[suffix] = store.sha256(target)
+            digests[suffix] = sha256(target)
         (staging / store.MANIFEST).write_text(json.dumps({**manifest, "files": digests}, indent=2) + "\n")
         staging.chmod(0o755)
         final = store.models_dir() / name

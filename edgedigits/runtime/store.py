@@ -12,12 +12,13 @@ in one line, and the bundled model is used instead.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from edgedigits.files import sha256
 
 HOME_ENV = "EDGEDIGITS_HOME"
 CURRENT = "current.json"
@@ -44,14 +45,6 @@ class StoredModel:
     def file(self, suffix: str) -> Path | None:
         path = self.folder / f"{self.name}{suffix}"
         return path if suffix in self.manifest.get("files", {}) or path.is_file() else None
-
-
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def stored() -> list[StoredModel]:

@@ -279,7 +279,9 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
            debug_frames, collect_dir, collect_below, collect_max_mb):
     """Read handwritten digits from a camera or video, frame by frame.
 
-    Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it.
+    Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it;
+    SIGHUP loads the model in use again (after `edgedigits models use`). With --serve and --collect DIR, the
+    live page has a "this reading is wrong" button (it collects every digit of the frame) and a Review tab.
     The end of a file exits 0 with a summary (frames, mean fps, digits per frame); a file or folder with no
     readable frame exits 1.
     """
@@ -298,7 +300,8 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
                             mqtt=mqtt, page=page, debug=debug_dir, debug_frames=debug_frames)
     classifier = _load_model(model, threads)
-    run(options, classifier, collector=_collector(collect_dir, collect_below, collect_max_mb, classifier))
+    run(options, classifier, collector=_collector(collect_dir, collect_below, collect_max_mb, classifier),
+        load=lambda: _load_model(model, threads))
 
 
 @cli.command()
@@ -351,7 +354,7 @@ def models_use(target, force, data):
     exported (int8 TFLite and ONNX, each verified) when its MNIST test accuracy fell at most 0.2 pp and your
     hold-out reads better than before (--force overrides). Or a model file exported elsewhere (mine.int8.tflite,
     mine.onnx: copy it to the Pi and use it there). Or camera: back to the bundled model.
-    A running camera picks up a new model when restarted.
+    A running camera picks up a new model when restarted or sent SIGHUP (systemctl reload NAME).
     """
     from edgedigits.export.promote import use
 

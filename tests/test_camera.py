@@ -1,5 +1,10 @@
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 import urllib.request
 
 import numpy as np
@@ -12,7 +17,7 @@ from edgedigits.reader.camera import CameraOptions, run
 from edgedigits.reader.outputs.live import LiveServer
 from edgedigits.reader.sources import Source
 from edgedigits.runtime.bundled import bundled
-from tests.helpers import run_cli
+from tests.helpers import ROOT, free_port, mjpeg_source, run_cli, wait_for_port
 
 DIGIT_KEYS = {"box", "digit", "confidence"}
 
@@ -253,3 +258,36 @@ def test_camera_debug_keeps_the_latest_frames(clip, tmp_path):
     blocker.write_text("x")
     proc = run_cli("camera", "--source", path, "--max-frames", "1", "--debug", blocker / "dbg")
     assert proc.returncode != 0 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_sighup_loads_the_model_made_the_default(number_frame, tmp_path):
+    """`edgedigits models use` while the camera runs, then SIGHUP: the live page's status names the new model."""
+    import shutil
+
+    env = {**os.environ, "EDGEDIGITS_HOME": str(tmp_path / "home")}
+    mine = tmp_path / "mine.int8.tflite"
+    shutil.copyfile(bundled("micro", ".int8.tflite"), mine)
+    port = free_port()
+    with mjpeg_source(number_frame[0]) as source:
+        proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", source[0],
+                                 "--serve", f"127.0.0.1:{port}"], cwd=ROOT, env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for_port(port, proc)
+            status = f"http://127.0.0.1:{port}/api/status"
+            assert _json(status)["model"] == "camera.int8.tflite"
+            assert run_cli("models", "use", mine, env=env).returncode == 0
+            proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 60
+            while _json(status)["model"] != "mine.int8.tflite":
+                assert time.time() < deadline, "the model was not reloaded"
+                time.sleep(0.2)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=30)
+    assert "model reloaded: mine.int8.tflite" in stderr
+
+
+def _json(url):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        return json.loads(r.read())

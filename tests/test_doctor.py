@@ -71,3 +71,24 @@ def test_the_shipped_pins_hold_every_device_requirement():
         assert pinned["opencv-python-headless"] == pins.HOLD["opencv-python-headless"]
         lines = [line for line in pins.pin_file(machine).read_text().splitlines() if not line.startswith("#")]
         assert all(" --hash=sha256:" in line for line in lines), machine
+
+
+def test_doctor_names_the_model_in_use_and_a_damaged_one(tmp_path, monkeypatch):
+    import shutil
+
+    from edgedigits.export import promote
+    from edgedigits.runtime import bundled
+
+    monkeypatch.setenv("EDGEDIGITS_HOME", str(tmp_path / "home"))
+    assert dict(doctor.doctor(_fake_pi(tmp_path / "pi")).facts)["model in use"].startswith("camera.int8.tflite (bundled")
+    mine = tmp_path / "mine.int8.tflite"
+    shutil.copyfile(bundled.bundled("micro", ".int8.tflite"), mine)
+    promote.use(str(mine))
+    report = doctor.doctor(tmp_path / "pi")
+    assert dict(report.facts)["model in use"].startswith("mine.int8.tflite (yours")
+    stored = tmp_path / "home" / "models" / "mine" / "mine.int8.tflite"
+    data = stored.read_bytes()
+    stored.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))  # one byte changed, as a failing SD card does
+    report = doctor.doctor(tmp_path / "pi")
+    assert dict(report.facts)["model in use"].startswith("camera.int8.tflite (bundled")
+    assert any("does not match its manifest" in problem for problem, _ in report.problems)

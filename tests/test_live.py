@@ -69,3 +69,40 @@ def test_the_page_shows_when_the_camera_is_lost(camera, page, number_frame):
     assert "lost" in page.locator("#state").inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "live-page-lost.png"), full_page=True)
+
+
+@pytest.fixture
+def collecting_camera(live_source, tmp_path):
+    port, folder = free_port(), tmp_path / "mine"
+    proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", live_source[0],
+                             "--serve", f"127.0.0.1:{port}", "--smooth", "1", "--collect", str(folder)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for_port(port, proc)
+    yield f"http://127.0.0.1:{port}/", folder
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def test_a_flagged_reading_is_collected_and_labelled_on_the_review_tab(collecting_camera, page, number_frame):
+    url, folder = collecting_camera
+    page.goto(url)
+    page.wait_for_function("(want) => document.getElementById('numbers').dataset.reading === want",
+                           arg=number_frame[1], timeout=60_000)
+    before = len(list((folder / "unlabelled").glob("*.28.png")))
+    page.click("#flag")  # "this reading is wrong": every digit of the frame is kept
+    page.wait_for_function("() => document.getElementById('flagged').dataset.saved !== undefined", timeout=30_000)
+    saved = int(page.locator("#flagged").get_attribute("data-saved"))
+    crops = sorted((folder / "unlabelled").glob("*.28.png"))
+    assert before + saved == len(crops) == len(number_frame[1])  # each digit once, however it was read
+    page.click("#review")
+    page.wait_for_selector(".tile")
+    assert page.locator(".tile").count() == len(crops) and page.locator("#live").is_visible()
+    first = page.locator(".tile").nth(0).get_attribute("data-id")
+    page.keyboard.press("7")
+    page.wait_for_function("(n) => document.querySelectorAll('.tile').length === n", arg=len(crops) - 1)
+    assert (folder / "7" / f"{first}.png").is_file() and (folder / "7" / f"{first}.json").is_file()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "live-review-tab.png"), full_page=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import collections
 import itertools
 import json
+import threading
 import time
 from pathlib import Path
 
@@ -72,13 +73,18 @@ class Collector:
         self.total = sum(self.sizes.values())
         self.saved = 0
         self._count = itertools.count()
+        self._lock = threading.Lock()  # the camera loop and the live page's "this reading is wrong" both add
 
-    def add(self, frame: np.ndarray, detections, image: str) -> int:
+    def add(self, frame: np.ndarray, detections, image: str, every: bool = False) -> int:
         """Save the unsure digits of one frame (``image`` names its file or camera), and those the model called
-    "not a digit" among them; returns how many."""
+    "not a digit" among them; ``every``: all its digits (a reading the user flagged). Returns how many."""
+        with self._lock:
+            return self._add(frame, detections, image, every)
+
+    def _add(self, frame: np.ndarray, detections, image: str, every: bool) -> int:
         saved = 0
         for d in detections:
-            if d.confidence is None or (self.below < 1 and d.confidence >= self.below):
+            if d.confidence is None or (not every and self.below < 1 and d.confidence >= self.below):
                 continue
             fingerprint = perceptual_hash(d.digit)
             if self._seen(image, d.box, fingerprint):

@@ -15,7 +15,7 @@ from edgedigits import environment
 from edgedigits.device import pins
 from edgedigits.environment import board_model, cpu_features
 from edgedigits.errors import EdgeDigitsError
-from edgedigits.runtime import bundled, load
+from edgedigits.runtime import bundled, load, store
 from edgedigits.runtime.backends import BACKENDS
 
 
@@ -101,4 +101,10 @@ def doctor(root: Path = Path("/")) -> Report:
             models.append(f"{path.name} (does not load)")
             report.problem(f"{path.name} does not load: {exc}", "pip install --force-reinstall edgedigits")
     report.fact("bundled models", "; ".join(models) or "none")
+    mine = store.in_use()
+    if store.fallback:
+        report.problem(store.fallback, f"edgedigits models use <run or file> to install {mine} again, or "
+                       "edgedigits models use camera")
+    where = f"yours, from {default_model.parent}" if mine and not store.fallback else "bundled"
+    report.fact("model in use", f"{default_model.name} ({where}; change it with edgedigits models use)")
     return report

@@ -61,6 +61,7 @@ SupplementaryGroups=video
 WorkingDirectory={entry.pw_dir}
 Environment=PYTHONUNBUFFERED=1
 ExecStart={command}
+ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5
 KillSignal=SIGTERM

@@ -52,10 +52,18 @@ class CameraOptions:
 class _Outputs:
     """Where each frame's reading goes: JSON lines, the live page, a recording and a window."""
 
-    def __init__(self, options: CameraOptions, out, log, fps: float | None, model: str):
+    def __init__(self, options: CameraOptions, out, log, fps: float | None, model: str, collector=None):
         self.options, self.out, self.fps = options, out, fps
+        self.last = None  # (frame, its detections): what "this reading is wrong" collects
         info = {"model": model, "source": options.source, "model_warning": store.fallback}
-        self.server = LiveServer(options.serve, options.token, info) if options.serve else None
+        self.server = None
+        if options.serve:
+            review, flag = None, None
+            if collector:
+                from edgedigits.crops.review import Review
+
+                review, flag = Review(collector.root), lambda: self._flag(collector)
+            self.server = LiveServer(options.serve, options.token, info, review, flag)
         if self.server:
             log.print(f"live page on {self.server.url}", markup=False, highlight=False)
         self.mqtt = MqttPublisher(options.mqtt, model, log) if options.mqtt else None
@@ -79,6 +87,15 @@ class _Outputs:
             self._record(view)
         if self.options.show:
             _show(view, stop)
+
+    def _flag(self, collector) -> int:
+        last = self.last
+        return collector.add(last[0], last[1], f"camera:{self.options.source}", every=True) if last else 0
+
+    def model(self, name: str) -> None:
+        """A model was loaded in place of the last one (SIGHUP)."""
+        if self.server:
+            self.server.info.update(model=name, model_warning=store.fallback)
 
     def _record(self, view) -> None:
         import cv2
@@ -105,14 +122,16 @@ class _Outputs:
 
 
 @contextlib.contextmanager
-def _stop_on_signals(stop: threading.Event):
-    """SIGINT and SIGTERM end the loop cleanly (in the main thread; elsewhere signals cannot be caught)."""
+def _stop_on_signals(stop: threading.Event, reload: threading.Event):
+    """SIGINT and SIGTERM end the loop cleanly, SIGHUP asks for the model in use to be loaded again (in the main
+    thread; elsewhere signals cannot be caught)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    wanted = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if hasattr(signal, "SIGHUP") else [])
+    previous = {s: signal.getsignal(s) for s in wanted}
     for sig in previous:
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda number, _: (reload if number == getattr(signal, "SIGHUP", None) else stop).set())
     try:
         yield
     finally:
@@ -131,20 +150,42 @@ def _reconnect(source, backoff: float, stop, log) -> float:
     return min(backoff * 2, MAX_BACKOFF)
 
 
-def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=None) -> dict:
+def _name(classifier) -> str | None:
+    return getattr(classifier, "path", None) and classifier.path.name
+
+
+def _reload(load, timed: TimedClassifier, outputs: _Outputs, log) -> TimedClassifier:
+    """SIGHUP: the model in use loaded again (``edgedigits models use`` may have changed it); on failure the
+    running one stays."""
+    try:
+        classifier = load()
+    except EdgeDigitsError as exc:
+        log.print(f"[yellow]model not reloaded: {exc}[/]")
+        return timed
+    log.print(f"model reloaded: {_name(classifier)}", markup=False, highlight=False)
+    outputs.model(_name(classifier))
+    return TimedClassifier(classifier)
+
+
+def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=None, load=None) -> dict:
     """Read frames until the source ends, ``max_frames`` or a signal; returns the summary. A ``collector``
-    (``crops.collect``) keeps the digits the model was unsure of."""
+    (``crops.collect``) keeps the digits the model was unsure of; ``load()`` gives the model in use again, on
+    SIGHUP."""
     log = log or err
     source = open_source(options.source)
     timed, smoother = TimedClassifier(classifier), Smoother(window=options.smooth)
-    stop = threading.Event()
+    stop, reload = threading.Event(), threading.Event()
     frames, digits_total, started, backoff = 0, 0, time.perf_counter(), FIRST_BACKOFF
     outputs = None
     debug = RecentFrames(options.debug, options.debug_frames) if options.debug else None
     try:
-        outputs = _Outputs(options, out, log, source.fps, getattr(classifier, "path", None) and classifier.path.name)
-        with _stop_on_signals(stop):
+        outputs = _Outputs(options, out, log, source.fps, _name(classifier), collector)
+        with _stop_on_signals(stop, reload):
             while not stop.is_set() and (options.max_frames is None or frames < options.max_frames):
+                if reload.is_set():
+                    reload.clear()
+                    if load:
+                        timed = _reload(load, timed, outputs, log)
                 t0 = time.perf_counter()
                 frame = source.read()
                 capture_ms = (time.perf_counter() - t0) * 1000
@@ -166,6 +207,7 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=
                     debug.write(frames, trace, reading.detections, reading_text(reading.numbers))
                 if collector:
                     collector.add(frame, reading.detections + rejected, f"camera:{options.source}")
+                    outputs.last = (frame, reading.detections + rejected)
                 frames += 1
                 digits_total += len(reading.detections)
                 ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}

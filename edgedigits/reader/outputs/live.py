@@ -6,6 +6,8 @@
     /api/events     Server-Sent Events: "reading" (one per changed reading), "frame" (timing, once a second),
                     "state" (live, lost, ended)
     /healthz        200 while frames arrive, 503 when the camera is lost
+    POST /api/flag  "this reading is wrong": every digit of the latest frame is collected (with --collect DIR)
+    /review         the crops of DIR to label, with the review page's API (/api/crops, ``crops.review``)
 
 HEAD works on every path and others get 404. Streams and event clients are bounded in number, frames per client
 in rate, and a client that stops reading is dropped after ``IDLE_TIMEOUT`` seconds; the camera loop only ever
@@ -36,9 +38,12 @@ QUEUE = 64  # events waiting for one client; a client further behind is dropped
 class LiveServer:
     """Serve the latest annotated frame and readings; see the module docstring for the paths."""
 
-    def __init__(self, address: str, token: str | None = None, info: dict | None = None):
+    def __init__(self, address: str, token: str | None = None, info: dict | None = None, review=None, flag=None):
+        """``review`` (a ``crops.review.Review``) serves the Review tab; ``flag()`` collects the latest frame's
+        digits and returns how many were saved."""
         self.token = access_token(parse_address(address)[0], token)
-        self.info = dict(info or {})
+        self.info = {**(info or {}), "collect": flag is not None}
+        self.review, self.flag = review, flag
         self.state, self.latest, self.history = "connecting", None, collections.deque(maxlen=HISTORY)
         self._frame, self._jpeg, self._count, self._encoded = None, b"", 0, -1
         self._frame_time, self._stats_time, self._last_text = 0.0, 0.0, None
@@ -150,8 +155,19 @@ def _handler(server: LiveServer):
                 self._stream(head)
             elif path == "/api/events":
                 self._events(head)
-            else:
+            elif server.review and path == "/review":
+                self._send(200, server.review.page, "text/html; charset=utf-8", head)
+            elif not (server.review and server.review.get(self, path, found[1], head)):
                 self._json(404, {"error": f"no such path: {path}"}, head)
+
+        def do_POST(self):
+            found = self._url()
+            if found is None:
+                return
+            if found[0] == "/api/flag" and server.flag:
+                self._json(200, {"saved": server.flag()})
+            elif not (server.review and server.review.post(self, found[0])):
+                self._json(404, {"error": f"no such path: {found[0]}"})
 
         def _open_stream(self, kind: str):
             self.send_response(200)

@@ -3,7 +3,9 @@
     python benchmarks/fuzz.py [--per-kind 1000] [--mnist 300] [--seed 0] [--out benchmarks/results]
 
 Each input is a mutated copy (bytes flipped, zeroed, inserted or cut) of a real file: the bundled micro model
-as .tflite, .onnx and .keras, a photo-like page as PNG and JPEG, and the MNIST test files. Each runs through
+as .tflite, .onnx and .keras, a photo-like page as PNG and JPEG, and the MNIST test files. ``keras-inside``
+changes a .keras past its zip's checks: a config value of another type, a member's bytes, a member's
+compression method or flag bits. Each runs through
 the CLI as a user would run it (``predict PAGE --model M --json``, ``predict IMAGE --json``, ``evaluate micro
 --data DIR``), in a long-lived worker process that runs ``edgedigits.cli.main`` once per input, so thousands fit
 in minutes. The parent counts, per kind:
@@ -37,7 +39,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MAX_RSS_MB = 2048
-KINDS = ("tflite", "onnx", "keras", "png", "jpeg", "mnist")
+KINDS = ("tflite", "onnx", "keras", "keras-inside", "png", "jpeg", "mnist")
+ODD_VALUES = (None, {}, [], 0, -1, 1e308, "", "x" * 300, True, [None], {"class_name": None})
 
 
 # ---------------------------------------------------------------- the worker: one CLI run per input line
@@ -98,6 +101,48 @@ def mutate(blob: bytes, rng: np.random.Generator) -> bytes:
     return bytes(data)
 
 
+def _odd_json(node, rng: np.random.Generator):
+    """``node`` (parsed JSON) with one value somewhere in it replaced by one of another type."""
+    if isinstance(node, dict) and node and rng.random() < 0.85:
+        key = list(node)[int(rng.integers(len(node)))]
+        return {**node, key: _odd_json(node[key], rng)}
+    if isinstance(node, list) and node and rng.random() < 0.85:
+        at = int(rng.integers(len(node)))
+        return node[:at] + [_odd_json(node[at], rng)] + node[at + 1 :]
+    return ODD_VALUES[int(rng.integers(len(ODD_VALUES)))]
+
+
+def mutate_keras(blob: bytes, rng: np.random.Generator) -> bytes:
+    """A .keras file changed inside, past its zip's checks: a config or metadata value of another type, a
+    member's bytes changed, or a member's compression method or flag bits changed in its headers."""
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+        members = {info.filename: zf.read(info) for info in zf.infolist()}
+    how = int(rng.integers(3))
+    names = sorted(members)
+    if how == 0:
+        name = next((n for n in names if n.endswith(".json") and rng.random() < 0.7), "config.json")
+        members[name] = json.dumps(_odd_json(json.loads(members[name]), rng)).encode()
+    elif how == 1:
+        name = names[int(rng.integers(len(names)))]
+        members[name] = mutate(members[name], rng) if members[name] else b"\0"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED if rng.random() < 0.5 else zipfile.ZIP_STORED) as zf:
+        for name in names:
+            zf.writestr(name, members[name])
+    data = bytearray(out.getvalue())
+    if how == 2:  # the same field changed in a member's local header and its central directory entry
+        field = int(rng.integers(2))  # 0: the flag bits, 1: the compression method
+        value = int(1 << int(rng.integers(16))) if field == 0 else int(rng.choice([1, 6, 9, 12, 14, 93, 99, 65535]))
+        for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+            spots = [i for i in range(len(data) - 4) if data[i : i + 4] == signature]
+            if spots:
+                at = spots[int(rng.integers(len(spots)))] + offset + 2 * field
+                data[at : at + 2] = value.to_bytes(2, "little")
+    return bytes(data)
+
+
 class Worker:
     def __init__(self):
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -150,6 +195,7 @@ def _seeds(work: Path) -> dict[str, tuple[bytes, str]]:
         "tflite": (bundled("micro", ".int8.tflite").read_bytes(), "m.tflite"),
         "onnx": (bundled("micro", ".onnx").read_bytes(), "m.onnx"),
         "keras": (bundled("micro").read_bytes(), "m.keras"),
+        "keras-inside": (bundled("micro").read_bytes(), "m.keras"),
         "png": (cv2.imencode(".png", page)[1].tobytes(), "i.png"),
         "jpeg": (cv2.imencode(".jpg", page)[1].tobytes(), "i.jpg"),
     }
@@ -168,7 +214,7 @@ def _mnist_seeds() -> dict[str, bytes] | None:
             "t10k-labels-idx1-ubyte.gz": gzip.compress(mnist.idx_bytes(test.labels[:1000]), 1)}
 
 
-def fuzz(per_kind: int, mnist: int, seed: int, timeout: float, progress=print) -> dict:
+def fuzz(per_kind: int, mnist: int, seed: int, timeout: float, progress=print, kinds=KINDS) -> dict:
     rng = np.random.default_rng(seed)
     counts = {kind: {"inputs": 0, "accepted": 0, "refused": 0, "tracebacks": 0, "crashes": 0, "hangs": 0,
                      "non_finite": 0, "peak_rss_mb": 0.0} for kind in KINDS}
@@ -176,8 +222,9 @@ def fuzz(per_kind: int, mnist: int, seed: int, timeout: float, progress=print) -
     with tempfile.TemporaryDirectory(prefix="edgedigits-fuzz-") as tmp:
         work = Path(tmp)
         seeds = _seeds(work)
-        mnist_files = _mnist_seeds() if mnist else None
-        plan = [(kind, per_kind) for kind in KINDS[:-1]] + [("mnist", mnist if mnist_files else 0)]
+        mnist_files = _mnist_seeds() if mnist and "mnist" in kinds else None
+        plan = [(kind, per_kind if kind != "mnist" else (mnist if mnist_files else 0)) for kind in KINDS
+                if kind in kinds]
         worker = Worker()
         started = time.time()
         for kind, n in plan:
@@ -192,9 +239,9 @@ def fuzz(per_kind: int, mnist: int, seed: int, timeout: float, progress=print) -
                 else:
                     blob, name = seeds[kind]
                     path = work / name
-                    path.write_bytes(mutate(blob, rng))
+                    path.write_bytes(mutate_keras(blob, rng) if kind == "keras-inside" else mutate(blob, rng))
                     args = (["predict", str(work / "page.png"), "--model", str(path), "--json"]
-                            if kind in ("tflite", "onnx", "keras") else ["predict", str(path), "--json"])
+                            if name.startswith("m.") else ["predict", str(path), "--json"])
                 if not worker.alive():
                     worker = Worker()
                 result = worker.run(args, timeout)
@@ -246,6 +293,7 @@ def main() -> int:
     parser.add_argument("--per-kind", type=int, default=1000, help="inputs per model and image kind")
     parser.add_argument("--mnist", type=int, default=300, help="mutated MNIST folders")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"comma-separated, of {', '.join(KINDS)}")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds before an input counts as a hang")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -253,7 +301,11 @@ def main() -> int:
         worker()
         return 0
     sys.path.insert(0, str(ROOT))
-    report = fuzz(args.per_kind, args.mnist, args.seed, args.timeout, progress=lambda line: print(line, file=sys.stderr))
+    kinds = tuple(k for k in args.kinds.split(",") if k)
+    if set(kinds) - set(KINDS):
+        parser.error(f"unknown kinds: {', '.join(sorted(set(kinds) - set(KINDS)))}")
+    report = fuzz(args.per_kind, args.mnist, args.seed, args.timeout, progress=lambda line: print(line, file=sys.stderr),
+                  kinds=kinds)
     write_report(report, args.out)
     bad = sum(c[k] for c in report["counts"].values() for k in ("tracebacks", "crashes", "hangs", "non_finite"))
     peak = max(c["peak_rss_mb"] for c in report["counts"].values())

@@ -269,14 +269,22 @@ def _roi(value):
 @click.option("--min-confidence", type=click.FloatRange(0, 1), default=0.0, show_default=True, help=CONFIDENCE_HELP)
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads.")
 @click.option("--debug", "debug_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Write frame-N.debug.png per frame into this directory, as predict --debug does (each stage of the "
-              "finder and why each candidate was dropped); only the latest --debug-frames stay. Slows the loop.")
+              help="Write frame-N.debug.png for each frame read into this directory, as predict --debug does (each stage "
+              "of the finder and why each candidate was dropped); only the latest --debug-frames stay. Slows the loop. "
+              "With the motion gate on, only the frames it reads get one (--no-gate: every frame).")
 @click.option("--debug-frames", type=click.IntRange(min=1), default=20, show_default=True,
               help="How many of the latest frames' debug pictures --debug keeps.")
+@click.option("--no-gate", is_flag=True,
+              help="Read every frame whole. By default a frame that shows no change since the last one read keeps "
+              "that reading, and a local change (a digit written, a hand) is read again only in its lines; camera "
+              "shake and slow light changes count as no change. The JSON line says which: \"reread\": none, region, "
+              "full.")
+@click.option("--refresh", type=click.FloatRange(min=0), default=10.0, show_default=True, metavar="S",
+              help="With the gate: read the whole frame at least every S seconds, so no misreading lasts.")
 @collect_options
 def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqtt_user, mqtt_password, mqtt_tls,
            mqtt_cafile, record, roi, max_fps, max_frames, smooth, min_confidence, threads, page, debug_dir,
-           debug_frames, collect_dir, collect_below, collect_max_mb):
+           debug_frames, no_gate, refresh, collect_dir, collect_below, collect_max_mb):
     """Read handwritten digits from a camera or video, frame by frame.
 
     Headless by default. Reconnects with backoff when a live camera drops; Ctrl-C or SIGTERM releases it;
@@ -298,7 +306,8 @@ def camera(source, model, as_json, show, serve, token, mqtt_host, mqtt_name, mqt
 
     options = CameraOptions(source=source, json_lines=as_json, show=show, serve=serve, token=token, record=record, roi=roi,
                             max_fps=max_fps, max_frames=max_frames, smooth=smooth, min_confidence=min_confidence,
-                            mqtt=mqtt, page=page, debug=debug_dir, debug_frames=debug_frames)
+                            mqtt=mqtt, page=page, debug=debug_dir, debug_frames=debug_frames, gate=not no_gate,
+                            refresh=refresh)
     classifier = _load_model(model, threads)
     run(options, classifier, collector=_collector(collect_dir, collect_below, collect_max_mb, classifier),
         load=lambda: _load_model(model, threads))

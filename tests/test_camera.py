@@ -60,12 +60,15 @@ def test_camera_reads_a_video_file(clip):
     assert len(lines) == 30
     for i, frame in enumerate(lines):
         assert frame["frame"] == i and isinstance(frame["timestamp"], float)
-        assert set(frame["ms"]) == {"capture", "preprocess", "infer", "total"}
+        read = {"preprocess", "infer"} if frame["reread"] != "none" else set()
+        assert set(frame["ms"]) == {"capture", "total", "cpu"} | read
         assert frame["fps"] > 0
         for digit in frame["digits"]:
             assert set(digit) == DIGIT_KEYS and len(digit["box"]) == 4 and 0 <= digit["digit"] <= 9
         for number in frame["numbers"]:
             assert set(number) == {"text", "box"}
+    rereads = [frame["reread"] for frame in lines]
+    assert rereads[0] == "full" and rereads.count("none") >= 25  # a still scene is read once, then kept
     truth = sorted(scene.labels)
     hits = sum(sorted(d["digit"] for d in frame["digits"]) == truth for frame in lines)
     assert hits >= 27, f"only {hits}/30 frames read {truth}"
@@ -248,10 +251,14 @@ def test_camera_debug_keeps_the_latest_frames(clip, tmp_path):
     import cv2
 
     path, _ = clip
-    proc = run_cli("camera", "--source", path, "--max-frames", "12", "--debug", tmp_path / "dbg", "--debug-frames", "5")
+    proc = run_cli("camera", "--source", path, "--max-frames", "12", "--debug", tmp_path / "dbg", "--debug-frames", "5",
+                   "--no-gate")
     assert proc.returncode == 0, proc.stderr
     written = sorted(p.name for p in (tmp_path / "dbg").iterdir())
     assert written == [f"frame-{i:06d}.debug.png" for i in range(7, 12)]
+    proc = run_cli("camera", "--source", path, "--max-frames", "12", "--debug", tmp_path / "gated")
+    assert proc.returncode == 0, proc.stderr
+    assert "frame-000000.debug.png" in {p.name for p in (tmp_path / "gated").iterdir()}  # the frames read
     picture = cv2.imread(str(tmp_path / "dbg" / written[-1]))
     assert picture is not None and picture.shape[1] >= 3 * 400  # three stages a row
     blocker = tmp_path / "file"

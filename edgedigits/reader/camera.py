@@ -14,6 +14,7 @@ from pathlib import Path
 
 from edgedigits.console import err
 from edgedigits.errors import EdgeDigitsError
+from edgedigits.reader.gate import REFRESH, GatedReader
 from edgedigits.reader.outputs.debug import RecentFrames
 from edgedigits.reader.outputs.live import LiveServer
 from edgedigits.reader.outputs.mqtt import MqttOptions, MqttPublisher
@@ -21,6 +22,7 @@ from edgedigits.reader.outputs.preview import annotate
 from edgedigits.reader.pipeline import FrameReading, TimedClassifier, read_frame
 from edgedigits.reader.smoothing import Smoother
 from edgedigits.reader.sources import open_source
+from edgedigits.reader.vision import group_numbers
 from edgedigits.reader.vision import reading as reading_text
 from edgedigits.reader.vision.results import Trace
 from edgedigits.runtime import store
@@ -47,6 +49,8 @@ class CameraOptions:
     mqtt: MqttOptions | None = None  # publish changed readings (and Home Assistant discovery) to a broker
     debug: Path | None = None  # the stage pictures of the latest ``debug_frames`` frames go here
     debug_frames: int = 20
+    gate: bool = True  # read again only what changed (``reader.gate``)
+    refresh: float = REFRESH  # seconds: read the whole frame at least this often
 
 
 class _Outputs:
@@ -69,10 +73,11 @@ class _Outputs:
         self.mqtt = MqttPublisher(options.mqtt, model, log) if options.mqtt else None
         self.writer = None
 
-    def emit(self, frame, reading: FrameReading, ms: dict, index: int, fps: float | None, stop) -> None:
+    def emit(self, frame, reading: FrameReading, ms: dict, index: int, fps: float | None, stop,
+             reread: str = "full") -> None:
         line = {"frame": index, "timestamp": round(time.time(), 3),
                 "digits": [d.to_json() for d in reading.detections], "numbers": [n.to_json() for n in reading.numbers],
-                "fps": fps, "ms": ms}
+                "fps": fps, "ms": ms, "reread": reread}
         if self.options.json_lines:
             self.out.write(json.dumps(line) + "\n")
             self.out.flush()
@@ -150,21 +155,67 @@ def _reconnect(source, backoff: float, stop, log) -> float:
     return min(backoff * 2, MAX_BACKOFF)
 
 
+class _Reader:
+    """A frame in, its reading out: through the motion gate unless it is off, smoothed over time; each frame
+    actually read also goes to the debug pictures and the collector."""
+
+    def __init__(self, options: CameraOptions, classifier, collector=None, debug=None):
+        self.options, self.collector, self.debug = options, collector, debug
+        self.timed, self.smoother = TimedClassifier(classifier), Smoother(window=options.smooth)
+        self.gate = GatedReader(self._read, options.refresh, settle=self.smoother.update) if options.gate else None
+        self.index, self.last = 0, None  # the frame's number; (the last frame read, its digits and rejects)
+
+    def __call__(self, frame, index: int) -> tuple[FrameReading, str]:
+        self.index = index
+        if self.gate is not None:
+            return self.gate(frame)
+        reading = self._read(frame, None)
+        detections = self.smoother.update(reading.detections)
+        return FrameReading(detections, group_numbers(detections), reading.ms), "full"
+
+    def _read(self, frame, band) -> FrameReading:
+        roi = _within(self.options.roi, band)
+        if roi is None:
+            return FrameReading([], [], {"preprocess": 0.0, "infer": 0.0})
+        trace = Trace(frame) if self.debug else None
+        rejected = [] if self.collector else None
+        reading = read_frame(frame, self.timed, roi or None, self.options.min_confidence, page=self.options.page,
+                             trace=trace, rejected=rejected)
+        if self.debug:
+            self.debug.write(self.index, trace, reading.detections, reading_text(reading.numbers))
+        if self.collector:
+            self.collector.add(frame, reading.detections + rejected, f"camera:{self.options.source}")
+            self.last = (frame, reading.detections + rejected)
+        return reading
+
+
+def _within(roi, band):
+    """Where to read: the user's ``roi`` within the gate's ``band`` (either may be None: no bound); () for the
+    whole frame, None when they do not meet."""
+    if roi is None or band is None:
+        return roi or band or ()
+    x0, y0 = max(roi[0], band[0]), max(roi[1], band[1])
+    x1, y1 = min(roi[0] + roi[2], band[0] + band[2]), min(roi[1] + roi[3], band[1] + band[3])
+    return (x0, y0, x1 - x0, y1 - y0) if x1 > x0 and y1 > y0 else None
+
+
 def _name(classifier) -> str | None:
     return getattr(classifier, "path", None) and classifier.path.name
 
 
-def _reload(load, timed: TimedClassifier, outputs: _Outputs, log) -> TimedClassifier:
+def _reload(load, reader: _Reader, outputs: _Outputs, log) -> None:
     """SIGHUP: the model in use loaded again (``edgedigits models use`` may have changed it); on failure the
     running one stays."""
     try:
         classifier = load()
     except EdgeDigitsError as exc:
         log.print(f"[yellow]model not reloaded: {exc}[/]")
-        return timed
+        return
     log.print(f"model reloaded: {_name(classifier)}", markup=False, highlight=False)
     outputs.model(_name(classifier))
-    return TimedClassifier(classifier)
+    reader.timed = TimedClassifier(classifier)
+    if reader.gate is not None:
+        reader.gate.read_at = float("-inf")  # the next frame is read whole, by the new model
 
 
 def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=None, load=None) -> dict:
@@ -173,11 +224,11 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=
     SIGHUP."""
     log = log or err
     source = open_source(options.source)
-    timed, smoother = TimedClassifier(classifier), Smoother(window=options.smooth)
+    debug = RecentFrames(options.debug, options.debug_frames) if options.debug else None
+    reader = _Reader(options, classifier, collector, debug)
     stop, reload = threading.Event(), threading.Event()
     frames, digits_total, started, backoff = 0, 0, time.perf_counter(), FIRST_BACKOFF
     outputs = None
-    debug = RecentFrames(options.debug, options.debug_frames) if options.debug else None
     try:
         outputs = _Outputs(options, out, log, source.fps, _name(classifier), collector)
         with _stop_on_signals(stop, reload):
@@ -185,7 +236,7 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=
                 if reload.is_set():
                     reload.clear()
                     if load:
-                        timed = _reload(load, timed, outputs, log)
+                        _reload(load, reader, outputs, log)
                 t0 = time.perf_counter()
                 frame = source.read()
                 capture_ms = (time.perf_counter() - t0) * 1000
@@ -199,20 +250,17 @@ def run(options: CameraOptions, classifier, out=sys.stdout, log=None, collector=
                     backoff = _reconnect(source, backoff, stop, log)
                     continue
                 backoff = FIRST_BACKOFF
-                trace = Trace(frame) if debug else None
-                rejected = [] if collector else None
-                reading = read_frame(frame, timed, options.roi, options.min_confidence, smoother, page=options.page,
-                                     trace=trace, rejected=rejected)
-                if debug:
-                    debug.write(frames, trace, reading.detections, reading_text(reading.numbers))
-                if collector:
-                    collector.add(frame, reading.detections + rejected, f"camera:{options.source}")
-                    outputs.last = (frame, reading.detections + rejected)
+                cpu = time.process_time()
+                reading, reread = reader(frame, frames)
+                cpu_ms = (time.process_time() - cpu) * 1000
+                outputs.last = reader.last
                 frames += 1
                 digits_total += len(reading.detections)
-                ms = {"capture": round(capture_ms, 3), **reading.ms, "total": round((time.perf_counter() - t0) * 1000, 3)}
+                ms = {"capture": round(capture_ms, 3), **(reading.ms if reread != "none" else {}),
+                      "total": round((time.perf_counter() - t0) * 1000, 3), "cpu": round(cpu_ms, 3)}
                 elapsed = time.perf_counter() - started
-                outputs.emit(frame, reading, ms, frames - 1, round(frames / elapsed, 2) if elapsed > 0 else None, stop)
+                outputs.emit(frame, reading, ms, frames - 1, round(frames / elapsed, 2) if elapsed > 0 else None, stop,
+                             reread)
                 if options.max_fps:
                     stop.wait(max(0.0, 1.0 / options.max_fps - (time.perf_counter() - t0)))
     finally:

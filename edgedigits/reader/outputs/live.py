@@ -2,7 +2,8 @@
 
     /               the page (web/index.html beside this module): the view, the numbers, the last 50 readings, timing
     /stream.mjpg    the annotated frames as MJPEG          /frame.jpg    the latest annotated frame
-    /api/latest     the latest reading (a --json line)     /api/status   model, source, state and history
+    /api/latest     the latest reading (a --json line)     /api/status   model, source, state, history, and the
+                                                                          motion gate's share of each kind of frame
     /api/events     Server-Sent Events: "reading" (one per changed reading), "frame" (timing, once a second),
                     "state" (live, lost, ended)
     /healthz        200 while frames arrive, 503 when the camera is lost
@@ -33,6 +34,7 @@ MAX_CLIENT_FPS = 15.0  # frames a second to each MJPEG viewer, whatever the came
 HISTORY = 50  # readings kept for the page
 STATS_EVERY = 1.0  # seconds between "frame" (timing) events
 QUEUE = 64  # events waiting for one client; a client further behind is dropped
+CPU_WINDOW = 300  # frames the CPU per frame is averaged over
 
 
 class LiveServer:
@@ -47,6 +49,8 @@ class LiveServer:
         self.state, self.latest, self.history = "connecting", None, collections.deque(maxlen=HISTORY)
         self._frame, self._jpeg, self._count, self._encoded = None, b"", 0, -1
         self._frame_time, self._stats_time, self._last_text = 0.0, 0.0, None
+        self.rereads = {"none": 0, "region": 0, "full": 0}  # frames by what the motion gate did
+        self.cpu_ms = collections.deque(maxlen=CPU_WINDOW)
         self.cond, self.closed = threading.Condition(), False
         self.streams = threading.BoundedSemaphore(MAX_STREAMS)
         self.event_slots = threading.BoundedSemaphore(MAX_EVENT_CLIENTS)
@@ -65,6 +69,10 @@ class LiveServer:
         if reading is None:
             return
         self.latest = reading
+        if reading.get("reread") in self.rereads:
+            self.rereads[reading["reread"]] += 1
+        if "cpu" in reading.get("ms", {}):
+            self.cpu_ms.append(reading["ms"]["cpu"])
         text = " ".join(n["text"] for n in reading.get("numbers", []))
         if text != self._last_text:
             self._last_text = text
@@ -72,7 +80,8 @@ class LiveServer:
             self._send("reading", reading)
         if now - self._stats_time >= STATS_EVERY:
             self._stats_time = now
-            self._send("frame", {k: reading.get(k) for k in ("frame", "timestamp", "fps", "ms", "numbers")})
+            self._send("frame", {**{k: reading.get(k) for k in ("frame", "timestamp", "fps", "ms", "numbers")},
+                                 "gate": self.gate()})
         if self.state != "live":
             self.set_state("live")
 
@@ -113,10 +122,18 @@ class LiveServer:
                 self._jpeg, self._encoded = (blob.tobytes() if ok else b""), count
             return self._jpeg, count
 
+    def gate(self) -> dict:
+        """The share of frames the motion gate kept (none), read in part (region) or whole (full), and the
+        CPU milliseconds per frame over the last ``CPU_WINDOW`` frames."""
+        total = sum(self.rereads.values())
+        shares = {k: round(v / total, 4) if total else 0.0 for k, v in self.rereads.items()}
+        cpu = list(self.cpu_ms)
+        return {"reread": shares, "cpu_ms_per_frame": round(sum(cpu) / len(cpu), 3) if cpu else None}
+
     def status(self) -> dict:
         age = time.monotonic() - self._frame_time if self._frame_time else None
         return {**self.info, "state": self.state, "frames": self._count, "last_frame_age_s": age,
-                "latest": self.latest, "history": list(self.history)}
+                "gate": self.gate(), "latest": self.latest, "history": list(self.history)}
 
 
 def _handler(server: LiveServer):

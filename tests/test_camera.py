@@ -283,6 +283,13 @@ def test_sighup_loads_the_model_made_the_default(number_frame, tmp_path):
             wait_for_port(port, proc)
             status = f"http://127.0.0.1:{port}/api/status"
             assert _json(status)["model"] == "camera.int8.tflite"
+            deadline = time.time() + 60
+            while not _json(status)["frames"]:
+                assert time.time() < deadline, "no frame reached the live page"
+                time.sleep(0.2)
+            gate = _json(status)["gate"]  # the motion gate's share of each kind of frame, and CPU per frame
+            assert abs(sum(gate["reread"].values()) - 1) < 1e-3 and gate["reread"]["full"] > 0
+            assert gate["cpu_ms_per_frame"] > 0
             assert run_cli("models", "use", mine, env=env).returncode == 0
             proc.send_signal(signal.SIGHUP)
             deadline = time.time() + 60

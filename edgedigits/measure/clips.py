@@ -79,6 +79,13 @@ class Clip:
                 lines.setdefault(d.line, []).append(str(d.label))
         return "-".join("".join(lines[k]) for k in sorted(lines))
 
+    def changing(self, i: int) -> bool:
+        """Whether the page's ink changes at frame ``i``: a digit being written or erased, a hand in view (light
+        and shake are not changes: the gate must see through them)."""
+        return (self.name == "hand" and self._hand_at(i) is not None) or any(
+            d.written <= i < d.written + WRITE_FRAMES for d in self.digits if d.written) or any(
+            d.erased <= i < d.erased + ERASE_FRAMES for d in self.digits if d.erased is not None)
+
     def frame(self, i: int) -> np.ndarray:
         """Frame ``i``, BGR, as the camera decodes it."""
         import cv2

@@ -62,24 +62,25 @@ def play(clip, classifier, gated: bool, encoded: list | None = None, refresh: fl
     return records
 
 
-def compare(ungated: list[dict], gated: list[dict]) -> dict:
+def compare(ungated: list[dict], gated: list[dict], changing=None) -> dict:
     """Latency: for each change of the ungated reading that lasts more than ``LATENCY`` frames (a digit half
     written may be read as another for a frame or two, gated or not), the frames until the gated reading is the
     same. Disagreements: frames read differently more than ``LATENCY`` frames after the ungated reading last
-    changed."""
+    changed and after the page last changed (``changing(i)``: its ink changes at frame i); those read differently
+    while the page changed are counted apart, as transient."""
     texts = [r["reading"] for r in ungated]
     changed = [i for i in range(1, len(texts)) if texts[i] != texts[i - 1]]
     lasting = [i for i in changed if len(set(texts[i : i + LATENCY + 1])) == 1 and i + LATENCY < len(texts)]
     latencies = [next((k for k in range(len(texts) - i) if gated[i + k]["reading"] == texts[i + k]), len(texts) - i)
                  for i in lasting]
-    last_change, differ = -LATENCY - 1, []
+    last_change, differ, transient = -LATENCY - 1, [], []
     for i, text in enumerate(texts):
-        if i and text != texts[i - 1]:
+        if (i and text != texts[i - 1]) or (changing is not None and changing(i)):
             last_change = i
-        if i - last_change > LATENCY and gated[i]["reading"] != text:
-            differ.append(i)
+        if gated[i]["reading"] != text:
+            (differ if i - last_change > LATENCY else transient).append(i)
     return {"changes": len(lasting), "max_latency": max(latencies, default=0), "latencies": latencies,
-            "disagreements": differ}
+            "disagreements": differ, "transient": transient}
 
 
 def summary(records: list[dict], truth: list) -> dict:

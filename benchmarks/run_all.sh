@@ -16,6 +16,8 @@ python benchmarks/scenes_accuracy.py --out "$out"
 # Reading accuracy on the real photos (skipped when ../shared/data/photos-dev is absent).
 python benchmarks/photos_accuracy.py --out "$out"
 python benchmarks/crops_accuracy.py --out "$out"
+# The motion gate against reading every frame, on generated clips, and a 30-minute soak.
+python benchmarks/camera_idle.py --out "$out"
 # Accuracy of each bundled model in each bundled format.
 for m in edgedigits/models/*.keras edgedigits/models/*.onnx edgedigits/models/*.tflite; do
   edgedigits evaluate "$m" --json

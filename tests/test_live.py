@@ -3,6 +3,7 @@ browser download is not used). The camera reads a generated frame served as a li
 process; the page must show the frame's number, and then the lost state once that process is killed. A screenshot of
 each goes to test-artifacts/."""
 
+import contextlib
 import shutil
 import signal
 import subprocess
@@ -24,19 +25,28 @@ def live_source(number_frame):
         yield source
 
 
+@contextlib.contextmanager
+def _serving(source: str, *options):
+    """``edgedigits camera --serve`` on ``source`` (with ``options``) in its own process: yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", source,
+                             "--serve", f"127.0.0.1:{port}", "--smooth", "1", *map(str, options)], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for_port(port, proc)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
 @pytest.fixture
 def camera(live_source):
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", live_source[0],
-                             "--serve", f"127.0.0.1:{port}", "--smooth", "1"], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for_port(port, proc)
-    yield f"http://127.0.0.1:{port}/", live_source[1]
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with _serving(live_source[0]) as url:
+        yield url, live_source[1]
 
 
 @pytest.fixture
@@ -73,17 +83,8 @@ def test_the_page_shows_when_the_camera_is_lost(camera, page, number_frame):
 
 @pytest.fixture
 def collecting_camera(live_source, tmp_path):
-    port, folder = free_port(), tmp_path / "mine"
-    proc = subprocess.Popen([sys.executable, "-m", "edgedigits", "camera", "--source", live_source[0],
-                             "--serve", f"127.0.0.1:{port}", "--smooth", "1", "--collect", str(folder)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for_port(port, proc)
-    yield f"http://127.0.0.1:{port}/", folder
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with _serving(live_source[0], "--collect", tmp_path / "mine") as url:
+        yield url, tmp_path / "mine"
 
 
 def test_a_flagged_reading_is_collected_and_labelled_on_the_review_tab(collecting_camera, page, number_frame):

@@ -81,6 +81,23 @@ def test_empty_paper_has_no_digits():
     assert vision.find_digits(paper) == []
 
 
+def test_noise_never_seeds_ink_and_a_faint_pen_still_reads(mnist, int8):
+    """A big frame of noisy paper: its noise passes the weak threshold (4 deviations) thousands of times, but strong
+    ink stands 6 deviations out, so no speck of noise starts a stroke; a faint thin pen on that paper still reads."""
+    import cv2
+
+    rng = np.random.default_rng(1)
+    grain = cv2.GaussianBlur(rng.normal(0, 1, (960, 1280)).astype(np.float32), (0, 0), 1.2)  # a sensor's grain
+    paper = np.clip(200 + 7 * grain / grain.std(), 0, 255).astype(np.uint8)
+    paper = cv2.cvtColor(paper, cv2.COLOR_GRAY2BGR)
+    assert vision.find_digits(paper) == []
+    glyph = scenes._restroke(scenes._glyph(mnist.test.images[0], 120), 3.0)  # a 7
+    page = paper.astype(np.float32)
+    page[400:400 + glyph.shape[0], 600:600 + glyph.shape[1]] *= 1 - 0.4 * glyph[..., None]
+    dets = vision.find_digits(page.astype(np.uint8), classifier=int8)
+    assert [d.label for d in dets] == [int(mnist.test.labels[0])]
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 1, 3), (2, 500, 3), (480, 640), (8000, 8000)])
 @pytest.mark.parametrize("value", [0, 255])
 def test_degenerate_frames_never_crash(shape, value):

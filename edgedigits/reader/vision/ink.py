@@ -40,6 +40,8 @@ MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its pape
 PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a desk, beyond the page), no ink
 # 3. Hysteresis
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
+STRONG_SIGMAS = 6.0  # strong ink, this many above the paper's own (one false pixel in ~500 million: noise never
+                     # seeds a stroke)
 STRONG_INK = 0.5  # a stroke reaches half the contrast of the strongest ink within a quarter of the frame...
 SEEN_THROUGH = 0.35  # ...and a third of the frame's ink contrast: ink seen through the page has a quarter or less
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
@@ -174,7 +176,8 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
     h, w = contrast.shape
     sample = contrast[:: max(1, h // 50), :: max(1, w // 50)]
-    noise = 1.4826 * float(np.median(np.abs(sample - np.median(sample))))
+    paper = float(np.median(sample))  # the paper's own contrast: above zero, as its background is an upper envelope
+    noise = 1.4826 * float(np.median(np.abs(sample - paper)))
     floor = max(NOISE_SIGMAS * noise, WEAK_INK * MIN_INK_CONTRAST)
     if float(contrast.max()) < MIN_INK_CONTRAST:
         return None
@@ -182,7 +185,8 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     nearby = _max_filter(contrast, max(3, min(h, w) // 4))
     candidates = sample[sample > floor]
     everywhere = float(np.percentile(candidates, 95)) if candidates.size else 0.0
-    strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, floor, SEEN_THROUGH * everywhere))
+    strong_small = np.maximum(STRONG_INK * nearby, max(MIN_INK_CONTRAST, paper + STRONG_SIGMAS * noise,
+                                                       SEEN_THROUGH * everywhere))
     strong = cv2.resize(strong_small, (w, h), interpolation=cv2.INTER_LINEAR)
     if WEAK_INK * float(strong_small.min()) >= floor:  # the floor never binds: scaling commutes with resizing
         weak = WEAK_INK * strong

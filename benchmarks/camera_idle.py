@@ -45,8 +45,10 @@ def run_clip(name, size, seconds, classifier, images, labels, seed, log) -> dict
     ungated = gating.play(clip, classifier, gated=False, encoded=encoded)
     gated = gating.play(clip, classifier, gated=True, encoded=encoded)
     found = gating.compare(ungated, gated, clip.changing)
+    still = gating.still(clip.frames, clip.changing)
     row = {"clip": name, "size": f"{size[0]}x{size[1]}", "frames": clip.frames,
            "ungated": gating.summary(ungated, truth), "gated": gating.summary(gated, truth),
+           "accuracy_still": [gating.summary(r, truth, still)["accuracy"] for r in (ungated, gated)],
            "max_latency": found["max_latency"], "changes": found["changes"],
            "disagreements": len(found["disagreements"]), "disagreeing_frames": found["disagreements"][:20],
            "transient": len(found["transient"])}
@@ -97,6 +99,10 @@ def verdict(rows: list[dict], soaked: list[dict]) -> list[str]:
             checks.append((row["ratio"] <= WRITTEN_MAX, f"{where}: {row['ratio']:.3f} of ungated CPU (at most 1/5)"))
         checks.append((row["max_latency"] <= 2, f"{where}: latency {row['max_latency']} frames (at most 2)"))
         checks.append((row["disagreements"] == 0, f"{where}: {row['disagreements']} frames read differently"))
+        ungated_still, gated_still = row["accuracy_still"]
+        checks.append((ungated_still is None or gated_still >= ungated_still,
+                       f"{where}: accuracy {100 * (gated_still or 0):.2f}% gated, {100 * (ungated_still or 0):.2f}% "
+                       "every frame read (page still)"))
     if len(soaked) >= 2:
         first, last = soaked[0], soaked[-1]
         checks.append((last["rss_mb"] - first["rss_mb"] < 5, f"soak: RSS {first['rss_mb']:.1f} -> {last['rss_mb']:.1f} "
@@ -116,7 +122,9 @@ def write_report(report: dict, out: Path) -> None:
              f"1/{1 / r['ratio']:.0f}" if r["ratio"] > 0 else "-", f"{r['ungated']['decode_ms']:.2f}",
              f"1/{1 / r['ratio_with_decode']:.1f}",
              " / ".join(str(r["gated"]["reread"][k]) for k in ("none", "region", "full")), r["max_latency"],
-             r["disagreements"], r["transient"], f"{100 * (r['ungated']['accuracy'] or 0):.1f} / {100 * (r['gated']['accuracy'] or 0):.1f}"]
+             r["disagreements"], r["transient"],
+             f"{100 * (r['ungated']['accuracy'] or 0):.1f} / {100 * (r['gated']['accuracy'] or 0):.1f}",
+             " / ".join(f"{100 * (a or 0):.1f}" for a in r["accuracy_still"])]
             for r in report["rows"]]
     system = report["system"]
     lines = [f"# The motion gate ({system['date']}, {system['cpu']})", "",
@@ -126,10 +134,11 @@ def write_report(report: dict, out: Path) -> None:
              "Latency: frames from a change of the ungated reading to the same gated reading. Differ: frames read "
              "differently after that, the page still; while changing: frames read differently while a digit was "
              "being written or erased or a hand was in view, or within 2 frames of it. Accuracy: frames read "
-             "exactly, where no hand covers the page.", ""]
+             "exactly, where no hand covers the page; page still: on the frames where its ink has not changed for "
+             "2 frames.", ""]
     lines += markdown_table(["clip", "size", "ungated ms", "gated ms", "share", "decode ms", "share with decode",
                              "kept / part / whole", "latency", "differ", "differ while changing",
-                             "accuracy % ungated / gated"], rows)
+                             "accuracy % ungated / gated", "page still: ungated / gated"], rows)
     if report["soak"]:
         first, last = report["soak"][0], report["soak"][-1]
         lines += ["", f"Soak: the static 640x480 clip looped, gated, for {len(report['soak'])} minutes of clip time: "

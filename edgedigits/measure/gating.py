@@ -83,11 +83,18 @@ def compare(ungated: list[dict], gated: list[dict], changing=None) -> dict:
             "disagreements": differ, "transient": transient}
 
 
-def summary(records: list[dict], truth: list) -> dict:
+def still(frames: int, changing) -> list[bool]:
+    """Per frame: the page's ink has not changed in it nor in the ``LATENCY`` frames before."""
+    moving = [changing(i) for i in range(frames)]
+    return [not any(moving[max(0, i - LATENCY) : i + 1]) for i in range(frames)]
+
+
+def summary(records: list[dict], truth: list, judged_frames: list[bool] | None = None) -> dict:
     """Mean CPU ms per frame (read, and with decoding), the share of each kind of frame, and accuracy: the share
-    of frames with a truth (no hand over the page) read exactly."""
+    of frames with a truth (no hand over the page), among ``judged_frames`` when given, read exactly."""
     kinds = {k: sum(r["reread"] == k for r in records) for k in ("none", "region", "full")}
-    judged = [(r["reading"], t) for r, t in zip(records, truth) if t is not None]
+    judged_frames = judged_frames or [True] * len(records)
+    judged = [(r["reading"], t) for r, t, j in zip(records, truth, judged_frames) if t is not None and j]
     return {"frames": len(records), "read_ms": float(np.mean([r["read_ms"] for r in records])),
             "decode_ms": float(np.mean([r["decode_ms"] for r in records])),
             "with_decode_ms": float(np.mean([r["read_ms"] + r["decode_ms"] for r in records])),

@@ -342,6 +342,17 @@ def test_a_restroked_digit_is_drawn_as_a_pen_draws(mnist):
             assert int(scenes._ends(scenes._skeleton(mask)).sum()) == 2
 
 
+def test_a_bold_digits_short_arm_survives_a_thin_pen():
+    """A bold stroke with a short arm (a bold 3's middle): the arm reaches out of the bar's own width, so it is a
+    stroke and not a spur, and a thin pen redraws it out to its tip."""
+    glyph = np.zeros((120, 160), np.float32)
+    glyph[30:54, 20:140] = 1  # a bar 24 px thick
+    glyph[54:76, 70:94] = 1  # an arm reaching 22 px below it
+    mask = scenes._restroke(glyph, 3.0) > 0.5
+    assert mask[30:54, 20:140].any() and mask[66:76, 70:94].any()  # the arm is drawn, down to near its tip
+    assert int(scenes._ends(scenes._skeleton(mask.astype(np.uint8))).sum()) == 3
+
+
 @pytest.mark.mnist
 def test_a_digit_whose_stroke_tip_touches_the_edge_is_read(mnist, int8):
     """The last digit of a line written up to the frame's edge: its tip touches the edge, it is read; a digit cut

@@ -176,18 +176,33 @@ def _ends(skeleton: np.ndarray) -> np.ndarray:
     return skeleton & (count == 2).astype(np.uint8)
 
 
-def _pruned(skeleton: np.ndarray, length: int) -> np.ndarray:
-    """The skeleton without its spurs (branches up to ``length`` pixels, left by bumps of the outline): end points
-    peeled ``length`` times, then the surviving ends grown back along the skeleton as far."""
-    import cv2
+def _pruned(skeleton: np.ndarray, half: np.ndarray) -> np.ndarray:
+    """The skeleton without its spurs: a branch from an end to its junction that does not reach out of the
+    junction's own disc (its length and its end's half width within the junction's half width, ``half`` being the
+    distance to the outline) comes from a bump of the outline, not from a stroke; a bold digit's short arms do
+    reach out, and stay."""
+    out = skeleton.copy()
+    h, w = skeleton.shape
 
-    core = skeleton.copy()
-    for _ in range(length):
-        core &= 1 - _ends(core)
-    grown = _ends(core)
-    for _ in range(length):
-        grown = cv2.dilate(grown, np.ones((3, 3), np.uint8)) & skeleton
-    return core | grown
+    def neighbours(y, x):
+        return [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                if (dy or dx) and 0 <= y + dy < h and 0 <= x + dx < w and skeleton[y + dy, x + dx]]
+
+    for y, x in zip(*np.nonzero(_ends(skeleton))):
+        branch, seen = [(y, x)], {(y, x)}
+        while True:
+            step = [p for p in neighbours(*branch[-1]) if p not in seen]
+            if len(step) != 1 or len(neighbours(*step[0])) > 2:
+                junction = step[0] if len(step) == 1 else branch[-1]
+                break
+            branch.append(step[0])
+            seen.add(step[0])
+        if len(neighbours(*junction)) <= 2:  # a stroke with no junction: its whole line
+            continue
+        if len(branch) + half[y, x] <= half[junction] + 1:
+            for py, px in branch:
+                out[py, px] = 0
+    return out
 
 
 def _restroke(glyph: np.ndarray, width: float) -> np.ndarray:
@@ -204,8 +219,40 @@ def _restroke(glyph: np.ndarray, width: float) -> np.ndarray:
     spur = int(np.ceil(np.median(half[skeleton > 0]))) if skeleton.any() else 0
     size = max(1, int(round(width)))
     pen = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
-    drawn = cv2.dilate(_pruned(skeleton, spur), pen)
+    drawn = cv2.dilate(_to_tips(_pruned(skeleton, half), ink, spur), pen)
     return cv2.GaussianBlur(drawn.astype(np.float32), (0, 0), 0.6)
+
+
+def _to_tips(skeleton: np.ndarray, ink: np.ndarray, back: int) -> np.ndarray:
+    """The skeleton with each end carried on, in the direction it ends in, to the stroke's tip: thinning stops a
+    half width short of it, and a bold digit's short arms would shrink to nothing under a thin pen."""
+    import cv2
+
+    out = skeleton.copy()
+    h, w = ink.shape
+    for y, x in zip(*np.nonzero(_ends(skeleton))):
+        path, seen = [(y, x)], {(y, x)}
+        while len(path) <= back + 1:  # walk back along the branch
+            cy, cx = path[-1]
+            step = [(cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+                    if (dy or dx) and 0 <= cy + dy < h and 0 <= cx + dx < w and skeleton[cy + dy, cx + dx]
+                    and (cy + dy, cx + dx) not in seen]
+            if len(step) != 1:
+                break
+            path.append(step[0])
+            seen.add(step[0])
+        dy, dx = y - path[-1][0], x - path[-1][1]
+        norm = float(np.hypot(dy, dx))
+        if norm < 2:
+            continue
+        tip, k = (y, x), 1
+        while True:
+            ty, tx = int(round(y + dy / norm * k)), int(round(x + dx / norm * k))
+            if not (0 <= ty < h and 0 <= tx < w) or not ink[ty, tx]:
+                break
+            tip, k = (ty, tx), k + 1
+        cv2.line(out, (int(x), int(y)), (int(tip[1]), int(tip[0])), 1, 1)
+    return out
 
 
 def _paper(rng, height: int, width: int) -> np.ndarray:

@@ -12,10 +12,10 @@ from edgedigits.reader.vision import page as pages
 from edgedigits.reader.vision.results import Trace
 
 
-def _page_on_desk(text="4704", turn=12.0) -> np.ndarray:
+def _page_on_desk(text="4704", turn=12.0, text_y=200) -> np.ndarray:
     """A white sheet with digits, a ruled line and a blot, turned on a dark wooden desk."""
     sheet = np.full((700, 520, 3), 236, np.uint8)
-    cv2.putText(sheet, text, (60, 200), cv2.FONT_HERSHEY_SIMPLEX, 3, (30, 30, 30), 9)
+    cv2.putText(sheet, text, (60, text_y), cv2.FONT_HERSHEY_SIMPLEX, 3, (30, 30, 30), 9)
     cv2.line(sheet, (0, 420), (519, 420), (120, 120, 120), 3)  # a rule across the sheet
     cv2.circle(sheet, (260, 560), 26, (30, 30, 30), -1)  # a blot
     desk = np.zeros((900, 1200, 3), np.uint8)
@@ -36,6 +36,17 @@ def test_a_page_on_a_desk_is_found_with_four_corners_and_read():
     clf = runtime.open_model(None)
     assert [d.label for d in sorted(read_frame(frame, clf).detections, key=lambda d: d.box[0])] == [4, 7, 0, 4]
     assert read_frame(frame, clf, page="off").detections is not None  # the old way still runs
+
+
+def test_a_page_cut_by_the_frame_keeps_the_writing_along_the_cut():
+    """A sheet running out of the frame's top, with a number written just below the cut: no four corners are
+    guessed for it (one would cut through the number), it is painted and turned, and the number reads."""
+    frame = _page_on_desk(turn=15.0, text_y=110)
+    cut = frame[150:].copy()  # the frame's top crosses the sheet's corner, just above the number
+    found = pages.find_pages(cut)
+    assert len(found) == 1 and found[0].corners is None
+    clf = runtime.open_model(None)
+    assert [d.label for d in sorted(read_frame(cut, clf).detections, key=lambda d: d.box[0])] == [4, 7, 0, 4]
 
 
 def test_debug_draws_every_stage_and_says_why_a_candidate_was_dropped(tmp_path):

@@ -79,7 +79,8 @@ def find_pages(frame: np.ndarray) -> list[Page]:
         if outside_pixels.size < (1 - MAX_PAGE) * total or float(np.median(outside_pixels)) > SURROUND * inside:
             continue
         polygon = cv2.approxPolyDP(hull, CORNER_FIT * cv2.arcLength(hull, True), True).reshape(-1, 2)
-        corners = _order(polygon.astype(np.float32) / scale) if len(polygon) == 4 else None
+        cut = _cut_by_frame(hull.reshape(-1, 2), small.shape)
+        corners = _order(polygon.astype(np.float32) / scale) if len(polygon) == 4 and not cut else None
         angle = float(cv2.minAreaRect(hull)[2])
         angle = (angle + 45) % 90 - 45  # the turn from the nearest frame edge, whatever OpenCV's convention
         inset = int(np.ceil(EDGE_INSET / scale))
@@ -87,6 +88,14 @@ def find_pages(frame: np.ndarray) -> list[Page]:
         colour = tuple(float(v) for v in np.atleast_1d(np.median(colours[region > 0], axis=0)))
         pages.append(Page(mask=mask, corners=corners, colour=colour, inset=inset, angle=angle))
     return pages
+
+
+def _cut_by_frame(hull: np.ndarray, shape) -> bool:
+    """Whether the page runs out of the frame: its hull has a side along the frame's edge. Its four corners are
+    then not the sheet's (one of them may cut through the writing near the edge)."""
+    h, w = shape
+    x, y = hull[:, 0], hull[:, 1]
+    return any(int(np.count_nonzero(side)) >= 2 for side in (x <= 0, y <= 0, x >= w - 1, y >= h - 1))
 
 
 def rectify(frame: np.ndarray, page: Page) -> tuple[np.ndarray, np.ndarray]:

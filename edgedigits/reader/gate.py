@@ -1,9 +1,10 @@
 """The motion gate: a camera that rests when nothing changes.
 
-Each frame is compared with the last frame that was read, on a small blurred grey copy. Before comparing, the
-gate takes out what moves the whole picture: a shift (the camera shaken, found by phase correlation) and a gain
-and offset (auto exposure, a cloud). What is left is compared with the noise measured on the frame itself, with
-room at each edge for the shift it could not measure. Then:
+Each frame is compared with the last frame that was read, on a grey copy five times smaller. Before comparing,
+the gate takes out what moves the whole picture: a gain and offset (auto exposure, a cloud) and, when the frames
+differ, a shift (the camera shaken, found by phase correlation). Then each pixel is held against the other frame's
+3x3 neighbourhood, with a margin of the noise measured on the frame itself: a shift of up to a pixel of the copy
+changes nothing, ink that comes or goes does. Then:
 
 - nothing changed: the last reading stands (its boxes moved by the shift);
 - a few places changed (a digit written or erased, a hand): only the lines there are read again, and the rest of
@@ -157,7 +158,8 @@ class GatedReader:
         copy = self.gate.small(frame)
         due = self.last is None or now - self.read_at >= self.refresh
         change = Change("full") if due else self.gate.compare(copy)
-        band = self._band(change, frame.shape) if change.kind == "region" else None
+        moved = change.shift != (0.0, 0.0)  # a band read would mix this frame's rows with the last one's: read it all
+        band = self._band(change, frame.shape) if change.kind == "region" and not moved else None
         left, where = self.settling
         if due:
             self.settling = (0, None)

@@ -166,7 +166,7 @@ def _plot(report: dict, path: Path) -> None:
     x = np.arange(len(rows))
     ax.bar(x - 0.2, [r["ungated"]["with_decode_ms"] for r in rows], 0.4, label="every frame read")
     ax.bar(x + 0.2, [r["gated"]["with_decode_ms"] for r in rows], 0.4, label="gated")
-    ax.set_xticks(x, [f"{r['clip']}\n{r['size']}" for r in rows], fontsize=8)
+    ax.set_xticks(x, [f"{r['clip']}\n{r['size'].split('x')[1]}p" for r in rows], fontsize=8)
     ax.set_yscale("log")
     ax.set_ylabel("CPU ms per frame, decoding included")
     ax.legend()

@@ -98,6 +98,26 @@ def test_noise_never_seeds_ink_and_a_faint_pen_still_reads(mnist, int8):
     assert [d.label for d in dets] == [int(mnist.test.labels[0])]
 
 
+def test_thick_marker_on_paper_is_dark_ink(mnist):
+    """Big digits in a thick marker fill a sheet: an opening lifts the paper that their strokes close in, which
+    looked like light ink; the ink is dark, as the frame's extremes say (2 of these 12 frames were inverted)."""
+    from edgedigits.reader.vision.ink import choose_plane
+
+    rng = np.random.default_rng(303)
+    sheets = [scenes.make_sheet(rng, mnist.test.images, mnist.test.labels, "marker") for _ in range(12)]
+    assert [choose_plane(sheet.image)[1] for sheet in sheets] == [False] * 12
+
+
+def test_chalk_on_a_board_is_light_ink():
+    import cv2
+
+    board = np.full((480, 640, 3), (50, 60, 45), np.uint8)
+    cv2.putText(board, "7 12", (60, 300), cv2.FONT_HERSHEY_SIMPLEX, 6, (225, 230, 228), 24)
+    from edgedigits.reader.vision.ink import choose_plane
+
+    assert choose_plane(board)[1] is True
+
+
 @pytest.mark.parametrize("shape", [(1, 1), (1, 1, 3), (2, 500, 3), (480, 640), (8000, 8000)])
 @pytest.mark.parametrize("value", [0, 255])
 def test_degenerate_frames_never_crash(shape, value):

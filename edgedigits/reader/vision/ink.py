@@ -135,6 +135,10 @@ def choose_plane(image: np.ndarray, known: bool | None = None) -> tuple[int, boo
         is_light = bool(high - middle > 2 * max(middle - low, 1))  # 1: a grey level, the quantisation step
     else:
         is_light = lighter > dark
+        if is_light:  # light ink is lighter than the paper: the frame's extremes lie on the light side of its
+            # middle (an opening also lifts paper closed in by thick dark strokes, which is no light ink)
+            low, middle, high = np.percentile(plane(small, best[True][1]), [1, 50, 99])
+            is_light = bool(high - middle > middle - low)
     return best[is_light][1], is_light
 
 

@@ -9,7 +9,7 @@ compression, frame after frame:
     shake     the camera shakes: the picture moves by up to a few pixels
 
 Each frame comes with the reading it shows (its truth: numbers line by line, None while a hand covers the page)
-and the clip says on which frames the page changed.
+and whether the page's ink changes on it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,6 @@ class _Digit:
     glyph: np.ndarray  # ink coverage, 0-1
     label: int
     line: int
-    number: int  # its number within the line
     written: int = 0  # the frame its writing starts (0: there from the start)
     erased: int | None = None  # the frame its erasing starts
 
@@ -55,7 +54,6 @@ class Clip:
     frames: int
     digits: list = field(default_factory=list)
     paper: np.ndarray | None = None  # grey, float32
-    changes: list = field(default_factory=list)  # frames on which the page starts to change
     seed: int = 0
     pace: float = 1.0  # events come this many times as often (a short clip for a test)
 
@@ -187,7 +185,7 @@ def make_clip(name: str, images: np.ndarray, labels: np.ndarray, size=(640, 480)
         y, x = int(height * (0.1 + 0.22 * line)), int(width * 0.08)
         pre = line < 2
         sizes = [PER_LINE[line]] * (2 if PER_LINE[line] == 3 else 1) if pre else [3, 3]
-        for number, count in enumerate(sizes):
+        for count in sizes:
             for _ in range(count):
                 k = int(rng.integers(len(images)))
                 glyph = _glyph(images[k], int(digit_h * rng.uniform(0.92, 1.0)))
@@ -199,7 +197,7 @@ def make_clip(name: str, images: np.ndarray, labels: np.ndarray, size=(640, 480)
                     written += 1
                     if name != "written" or start + WRITE_FRAMES > frames:
                         continue
-                clip.digits.append(_Digit(x, y + digit_h - glyph.shape[0], glyph, int(labels[k]), line, number,
+                clip.digits.append(_Digit(x, y + digit_h - glyph.shape[0], glyph, int(labels[k]), line,
                                           written=start))
                 x += glyph.shape[1] + int(digit_h * 0.25)
             x += int(digit_h * 1.2)
@@ -212,8 +210,4 @@ def make_clip(name: str, images: np.ndarray, labels: np.ndarray, size=(640, 480)
                 break
             d.erased = start
             erase_at += ERASE_EVERY / pace
-    clip.changes = sorted({d.written for d in clip.digits if d.written} | {d.erased for d in clip.digits
-                                                                             if d.erased is not None})
-    if name == "hand":
-        clip.changes = [i for i in range(frames) if clip._hand_at(i) is not None and clip._hand_at(i - 1) is None]
     return clip

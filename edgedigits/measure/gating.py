@@ -34,7 +34,7 @@ def encode(clip) -> list[np.ndarray]:
     return [clip.encoded(i) for i in range(clip.frames)]
 
 
-def play(clip, classifier, gated: bool, encoded: list | None = None, refresh: float | None = None) -> list[dict]:
+def play(clip, classifier, gated: bool, encoded: list | None = None) -> list[dict]:
     """Read ``clip`` frame by frame; per frame its reading, "reread", and CPU ms (process time) to decode and
     to read. Timing starts at the frame's JPEG bytes, as a camera gives them."""
     import cv2
@@ -45,8 +45,7 @@ def play(clip, classifier, gated: bool, encoded: list | None = None, refresh: fl
     def read(frame, roi):
         return read_frame(frame, timed, roi)
 
-    kwargs = {} if refresh is None else {"refresh": refresh}
-    gate = GatedReader(read, **kwargs) if gated else None
+    gate = GatedReader(read) if gated else None
     records = []
     for i, jpeg in enumerate(encoded):
         t0 = time.process_time()

@@ -15,10 +15,12 @@ changes nothing, ink that comes or goes does. Then:
 from __future__ import annotations
 
 import time
+from copy import copy as shallow
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgedigits.reader.pipeline import FrameReading
 from edgedigits.reader.vision import group_numbers
 
 REDUCTION = 5  # frame pixels per pixel of the compared copy, across and down
@@ -152,8 +154,6 @@ class GatedReader:
         self.settling = (0, None)  # frames still to read again after a change, and where (None: whole)
 
     def __call__(self, frame: np.ndarray, now: float | None = None):
-        from edgedigits.reader.pipeline import FrameReading
-
         now = self.clock() if now is None else now
         copy = self.gate.small(frame)
         due = self.last is None or now - self.read_at >= self.refresh
@@ -202,18 +202,14 @@ class GatedReader:
             return None
         return (0, y0, width, y1 - y0)
 
-    def _moved(self, shift) -> object:
+    def _moved(self, shift) -> FrameReading:
         """The last reading, its boxes moved by ``shift`` (the picture shook; the digits are the same)."""
-        from copy import copy
-
-        from edgedigits.reader.pipeline import FrameReading
-
         dx, dy = round(shift[0]), round(shift[1])
         if not (dx or dy):
             return self.last
         moved = []
         for d in self.last.detections:
-            d = copy(d)
+            d = shallow(d)
             d.box = (d.box[0] + dx, d.box[1] + dy, d.box[2], d.box[3])
             moved.append(d)
         return FrameReading(moved, group_numbers(moved), self.last.ms)

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgedigits import runtime
-from edgedigits.digit import normalize_digit
+from edgedigits.digit import NOT_A_DIGIT, normalize_digit
 from edgedigits.measure import scenes
 from edgedigits.reader import vision
 from edgedigits.reader.pipeline import read_frame
@@ -389,3 +389,76 @@ def test_a_digit_whose_stroke_tip_touches_the_edge_is_read(mnist, int8):
     assert [d.label for d in sorted(_read(frame, int8), key=lambda d: d.box[0])] == [1, 2, 8, 5]
     cut = _page((x + five.shape[1] // 2, 230), digits + [(five[:, : five.shape[1] // 2], x, 60)])
     assert [d.label for d in sorted(_read(cut, int8), key=lambda d: d.box[0])] == [1, 2, 8]
+
+
+def _five(width, top_y=10):
+    """A 5 in two pieces, as many write it: its bar and stem, then its bowl, each about half its height, their
+    rows overlapping; ``top_y``: the bar's row."""
+    return _strokes((130, 190), [(30, top_y, 112, top_y), (30, top_y, 28, 92), (48, 84, 82, 80), (82, 80, 104, 100),
+                                 (104, 100, 108, 140), (108, 140, 90, 170), (90, 170, 50, 178), (50, 178, 20, 165)],
+                    width)
+
+
+def _pen_along_a_line(line_colour):
+    """Ruled paper (lines 58 px apart) with a 5 whose bar is written along a line: the frame, and its ink once
+    the ruled lines are removed (at the frame's size)."""
+    import cv2
+
+    from edgedigits.reader.vision.ink import find_ink
+    from edgedigits.reader.vision.lines import PAGE_LINES, without_lines
+
+    page = np.ones((480, 640, 3), np.float32) * np.float32((232, 236, 240))
+    for y in range(29, 480, 58):
+        cv2.line(page, (0, y), (639, y), line_colour, 2)
+    glyph = _five(3, top_y=10)
+    alpha = glyph[..., None]
+    page[135:325, 250:380] = page[135:325, 250:380] * (1 - alpha) + np.float32((30, 30, 35)) * alpha
+    frame = np.clip(page + np.random.default_rng(0).normal(0, 2, page.shape), 0, 255).astype(np.uint8)
+    ink = find_ink(frame, None)
+    whole = ((ink.labels > 0).astype(np.uint8), ink.labels, ink.stats)
+    cleaned = without_lines(whole, ink.stroke, max(ink.labels.shape) / 2, min_lines=PAGE_LINES,
+                            contrast=ink.contrast)[0]
+    return frame, cv2.resize(cleaned, (640, 480), interpolation=cv2.INTER_NEAREST)
+
+
+def test_a_pen_stroke_along_a_fainter_ruled_line_stays(int8):
+    """A 5's bar written along a notebook's line: the line is printed fainter than the pen, so the bar stays while
+    the line goes; the 5 is read. Lines as dark as the pen (a table drawn with it) cannot be told apart: the whole
+    band goes, as before."""
+    bar = slice(141, 150)  # the bar at y = 145, along the line drawn there
+    frame, cleaned = _pen_along_a_line((200, 160, 120))
+    assert cleaned[bar, 285:355].any(axis=0).all()  # every column of the bar still has ink
+    assert not cleaned[bar, 20:200].any() and not cleaned[bar, 420:620].any()  # the line itself is gone
+    assert [d.label for d in _read(frame, int8)] == [5]
+    _, dark = _pen_along_a_line((30, 30, 35))
+    assert not dark[bar, 300:355].any(axis=0).all()
+
+
+def test_a_five_in_two_pieces_alone_is_one_digit(int8):
+    """A 5 whose bar and bowl are two pieces, alone on the page: together they are more than 1.6x as tall as the
+    taller, but their rows overlap, so they are no digits of two lines stacked; they are read as one 5."""
+    frame = _page((480, 360), [(_five(6), 170, 80)])
+    assert [d.label for d in _read(frame, int8)] == [5]
+
+
+class _Fixed:
+    """A camera model's outputs, fixed: ``probs`` for every crop."""
+
+    def __init__(self, probs):
+        self.probs = np.asarray(probs, np.float32)
+
+    def predict(self, digits):
+        return np.tile(self.probs, (len(digits), 1))
+
+
+def test_not_a_digit_only_when_more_likely_than_any_digit():
+    """A crop is "not a digit" only when the model gives that over half its probability. A digit torn between two
+    readings (3 or 5) while "not a digit" is the largest single output is still more likely a digit than not:
+    it is read, as its best digit."""
+    frame = _page((480, 360), [(_strokes((90, 150), [(10, 10, 80, 10), (80, 10, 40, 140)], 10), 190, 100)])
+    torn = [0, 0, 0, 0.3, 0, 0.25, 0, 0, 0, 0, 0.45]
+    assert [(d.label, round(d.confidence, 2)) for d in _read(frame, _Fixed(torn))] == [(3, 0.3)]
+    junk = [0, 0, 0, 0.3, 0, 0.1, 0, 0, 0, 0, 0.6]
+    rejected = []
+    assert read_frame(frame, _Fixed(junk), rejected=rejected).detections == []
+    assert [d.label for d in rejected] == [NOT_A_DIGIT]

@@ -25,6 +25,8 @@ from edgedigits.reader.vision.results import Detection, Trace, View
 
 PAGE_MODES = ("auto", "off")
 STRAIGHT = 3.0  # degrees: a page turned less than this is read as it lies (the classifier learned +-10 degrees)
+NOT_A_DIGIT_SHARE = 0.5  # "not a digit" when the model gives that over half its probability: more likely than any
+                         # digit at all, not merely than the best one (a digit torn between two readings stays)
 
 
 def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: Trace | None = None,
@@ -80,7 +82,8 @@ def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: Vi
     # Ruled or grid paper first: several parallel lines across half the frame, which no digit draws. Digits
     # written on them join them into one component, which would hide the digits' height.
     whole = ((ink.labels > 0).astype(np.uint8), ink.labels, ink.stats)
-    parts = without_lines(whole, ink.stroke, max(ink.labels.shape) / 2, min_lines=PAGE_LINES)
+    parts = without_lines(whole, ink.stroke, max(ink.labels.shape) / 2, min_lines=PAGE_LINES,
+                          contrast=ink.contrast)
     side = ink.labels.shape[0] if parts is not whole else None  # lined paper: its broken lines' rests are no digits
     height = digit_height(parts[2][1:], ink.stroke, side)
     if height is None:
@@ -128,7 +131,9 @@ def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: Vi
     probs = classifier.predict(np.stack([d.digit for d in crops]))
     for det, row in zip(crops, probs):
         # the reading weighs each crop by its best digit; a camera model may call it "not a digit" outright
-        det.label, det.confidence = int(row.argmax()), float(row[:DIGITS].max())
+        det.label, det.confidence = int(row[:DIGITS].argmax()), float(row[:DIGITS].max())
+        if len(row) > DIGITS and row[NOT_A_DIGIT] > NOT_A_DIGIT_SHARE:
+            det.label = NOT_A_DIGIT
     chosen = []
     for cluster, groups in readings:
         chosen += best_reading(cluster, groups, crops, finder.priors)

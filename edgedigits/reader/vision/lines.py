@@ -13,19 +13,21 @@ PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or g
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long...
 PAPER_PIECE = 0.4  # on ruled or grid paper, a straight run 40% as long as its lines is one of them, broken
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
+LINE_SHARE = 0.9  # a pen's strokes along the lines are under a tenth of their band's ink
 
 
 def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1,
-                 stats: np.ndarray | None = None) -> np.ndarray:
+                 stats: np.ndarray | None = None, contrast: np.ndarray | None = None) -> np.ndarray:
     """Drop lines at least ``length`` long (ruled paper, grids, table borders), horizontal or vertical give or
     take a tilt, where at least ``min_lines`` of them run the same way; re-close the strokes that crossed them.
-    With the mask's component ``stats``, a direction in which no component spans half that length is skipped."""
+    With the mask's component ``stats``, a direction in which no component spans half that length is skipped.
+    With the ink's ``contrast``, a pen stroke that runs along a line fainter than the pen stays (``_pen``)."""
     import cv2
 
     if length >= max(mask.shape):
         return mask
     bridge = int(2 * stroke) + 3  # a crossing stroke spans a line's band: 2 strokes and the line itself
-    cleaned = mask
+    bands = []
     for transpose, across in ((False, (1, bridge)), (True, (bridge, 1))):
         view = mask.T if transpose else mask
         run = int(length if min_lines == 1 else min(length, view.shape[1] / 2))  # paper's lines cross its side
@@ -36,12 +38,35 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
             continue
         if min_lines > 1:  # ruled or grid paper: the pieces of its lines that the ink threshold broke go too
             found = _horizontal_lines(view, stroke, int(run * PAPER_PIECE)) or found
-        lines = found[0]
-        lines = np.ascontiguousarray(lines.T) if transpose else lines
+        bands.append((np.ascontiguousarray(found[0].T) if transpose else found[0], across))
+    if not bands:
+        return mask
+    pen = _pen(mask, [lines for lines, _ in bands], contrast) if contrast is not None else 0
+    cleaned = mask
+    for lines, across in bands:
+        lines = lines & (1 - pen)
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         cleaned = without | (rejoined & mask & lines)
     return cleaned
+
+
+def _pen(mask: np.ndarray, bands: list[np.ndarray], contrast: np.ndarray) -> np.ndarray | int:
+    """The pixels of the lines' bands that the pen drew: a notebook's lines are printed fainter than a pen writes,
+    so where the two are told apart (nearly all of the lines' ink, ``LINE_SHARE``, fainter than halfway between
+    the lines' typical contrast and the other ink's), the band's ink past that halfway mark is a stroke running
+    along a line, and stays. Lines as dark as the ink (a table drawn in the same pen) keep nothing."""
+    lines = bands[0].copy()
+    for band in bands[1:]:
+        lines |= band
+    on_lines = contrast[lines > 0]
+    elsewhere = contrast[(mask > 0) & (lines == 0)]
+    if on_lines.size == 0 or elsewhere.size == 0:
+        return 0
+    halfway = (float(np.median(on_lines)) + float(np.median(elsewhere))) / 2
+    if np.quantile(on_lines, LINE_SHARE) >= halfway:
+        return 0
+    return lines & (contrast > halfway).astype(np.uint8)
 
 
 def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.ndarray, int] | None:
@@ -92,9 +117,10 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.
     return lines & mask, int(long.sum())
 
 
-def without_lines(parts: tuple, stroke: float, length: float, min_lines: int = 1) -> tuple:
+def without_lines(parts: tuple, stroke: float, length: float, min_lines: int = 1,
+                  contrast: np.ndarray | None = None) -> tuple:
     """``remove_lines`` on ``parts`` (mask, labels, stats) and, when it removed any, the components again;
     ``parts`` itself when nothing changed."""
     mask, _, stats = parts
-    cleaned = remove_lines(mask, stroke, length, min_lines=min_lines, stats=stats)
+    cleaned = remove_lines(mask, stroke, length, min_lines=min_lines, stats=stats, contrast=contrast)
     return parts if cleaned is mask else (cleaned, *components(cleaned)[1:])

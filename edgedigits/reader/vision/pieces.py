@@ -155,8 +155,10 @@ class Finder:
             return "line"
         if not self.shaped(box):
             return "speck"
-        if len(ids) > 1 and h > MAX_DIGIT_HEIGHT * max(self.height, float(self.stats[list(ids), 3].max())):
-            return "too tall"  # pieces stacked into more than a digit's height (each judged by the taller)
+        if len(ids) > 1 and h > MAX_DIGIT_HEIGHT * max(self.height, float(self.stats[list(ids), 3].max())) \
+                and _rows_apart(self.stats[list(ids)]):
+            return "too tall"  # pieces stacked into more than a digit's height (each judged by the taller), rows
+            # apart: the digits of two lines share no row, a digit's separate bar (a 5's) shares some with its body
         ink = float(self.stats[list(ids), 4].sum())
         if ink < 0.5 * stroke * h:  # sparse: dots spread over a box
             return "speck"
@@ -243,6 +245,16 @@ class Finder:
         x1 = min(self.ink.plane.shape[1], int(math.ceil((box[0] + box[2]) / s)))
         y1 = min(self.ink.plane.shape[0], int(math.ceil((box[1] + box[3]) / s)))
         return x0, y0, x1 - x0, y1 - y0
+
+
+def _rows_apart(stats: np.ndarray) -> bool:
+    """Do these pieces (their stats rows) leave an empty row between them?"""
+    bottom = None
+    for top, height in sorted(stats[:, 1:4:2].tolist()):
+        if bottom is not None and top > bottom:
+            return True
+        bottom = top + height if bottom is None else max(bottom, top + height)
+    return False
 
 
 def alone(groups: dict) -> list[int]:

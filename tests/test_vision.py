@@ -462,3 +462,62 @@ def test_not_a_digit_only_when_more_likely_than_any_digit():
     rejected = []
     assert read_frame(frame, _Fixed(junk), rejected=rejected).detections == []
     assert [d.label for d in rejected] == [NOT_A_DIGIT]
+
+
+def _without_paper_lines(frame):
+    """The ink of ``frame`` once its ruled or grid lines are removed, at the frame's size."""
+    import cv2
+
+    from edgedigits.reader.vision.ink import find_ink
+    from edgedigits.reader.vision.lines import PAGE_LINES, without_lines
+
+    ink = find_ink(frame, None)
+    whole = ((ink.labels > 0).astype(np.uint8), ink.labels, ink.stats)
+    cleaned = without_lines(whole, ink.stroke, max(ink.labels.shape) / 2, min_lines=PAGE_LINES,
+                            contrast=ink.contrast)[0]
+    return cv2.resize(cleaned, frame.shape[1::-1], interpolation=cv2.INTER_NEAREST)
+
+
+def _grid_page(bold=False, digit=None):
+    """640x480 grid paper, faint lines 40 px apart (the first of each way printed darker when ``bold``), with
+    ``digit`` (glyph, x, y) written on it in black."""
+    import cv2
+
+    page = np.ones((480, 640, 3), np.float32) * np.float32((232, 236, 240))
+    for k, at in enumerate(range(20, 640, 40)):
+        colour = (80, 80, 80) if bold and k == 0 else (200, 180, 170)
+        cv2.line(page, (at, 0), (at, 479), colour, 1)
+        if at < 480:
+            cv2.line(page, (0, at), (639, at), colour, 1)
+    if digit is not None:
+        glyph, x, y = digit
+        alpha = glyph[..., None]
+        h, w = glyph.shape
+        page[y : y + h, x : x + w] = page[y : y + h, x : x + w] * (1 - alpha) + np.float32((30, 30, 35)) * alpha
+    return np.clip(page + np.random.default_rng(0).normal(0, 2, page.shape), 0, 255).astype(np.uint8)
+
+
+def test_darker_lines_of_graph_paper_go_too():
+    """Graph paper prints some lines darker: each line is judged on its own, so a darker line is a line, not a pen
+    stroke along a faint one."""
+    cleaned = _without_paper_lines(_grid_page(bold=True, digit=(_five(3), 250, 125)))
+    assert not cleaned[:, 17:24].any() and not cleaned[17:24, :].any()  # the darker lines at x = 20 and y = 20
+    assert cleaned[140:330, 270:370].any()  # the 5
+
+
+def test_a_grid_line_along_a_marker_digit_goes():
+    """A thick 0 whose side runs along a grid line: the line's short pieces run into the 0's strokes, but the whole
+    line was found; its band goes above and below the 0."""
+    import cv2
+
+    from edgedigits.reader.vision.lines import PAGE_LINES, remove_lines
+
+    mask = np.zeros((480, 640), np.uint8)
+    for at in range(20, 640, 40):
+        mask[:, at] = 1
+        if at < 480:
+            mask[at, :] = 1
+    cv2.ellipse(mask, (345, 270), (45, 68), 0, 0, 360, 1, 10)  # its left side along the line at x = 300
+    cleaned = remove_lines(mask, 1.7, 320, min_lines=PAGE_LINES)
+    assert not cleaned[:190, 299:302].any() and not cleaned[350:, 299:302].any()
+    assert cleaned[200:340, 290:400].any()

@@ -13,7 +13,8 @@ PAGE_LINES = 3  # three parallel lines each across half the frame are ruled or g
 LINE_LENGTH = 2.0  # a run longer than twice the digit height is a line: no stroke of a digit is that long...
 PAPER_PIECE = 0.4  # on ruled or grid paper, a straight run 40% as long as its lines is one of them, broken
 LINE_SLENDER = 0.25  # ...and at least 4x longer than it spans across (a tilt of 1 in 10 plus its thickness)
-LINE_SHARE = 0.9  # a pen's strokes along the lines are under a tenth of their band's ink
+LINE_SHARE = 0.75  # a pen's strokes along a line are under a quarter of its band's ink
+LEVELS = 256  # contrast steps in which a line's own contrasts are counted
 
 
 def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int = 1,
@@ -37,14 +38,17 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
         if found is None or found[1] < min_lines:
             continue
         if min_lines > 1:  # ruled or grid paper: the pieces of its lines that the ink threshold broke go too
-            found = _horizontal_lines(view, stroke, int(run * PAPER_PIECE)) or found
+            pieces = _horizontal_lines(view, stroke, int(run * PAPER_PIECE))
+            if pieces is not None:  # with the whole lines (a piece's chain may run into a digit's strokes)
+                whole, more = found[0], pieces[0]
+                found = (np.where(more > 0, more, np.where(whole > 0, whole + more.max(), 0)), found[1])
         bands.append((np.ascontiguousarray(found[0].T) if transpose else found[0], across))
     if not bands:
         return mask
     pen = _pen(mask, [lines for lines, _ in bands], contrast) if contrast is not None else 0
     cleaned = mask
     for lines, across in bands:
-        lines = lines & (1 - pen)
+        lines = (lines > 0).astype(np.uint8) & (1 - pen)
         without = cleaned & (1 - lines)
         rejoined = cv2.morphologyEx(without, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, across))
         cleaned = without | (rejoined & mask & lines)
@@ -52,26 +56,39 @@ def remove_lines(mask: np.ndarray, stroke: float, length: float, min_lines: int 
 
 
 def _pen(mask: np.ndarray, bands: list[np.ndarray], contrast: np.ndarray) -> np.ndarray | int:
-    """The pixels of the lines' bands that the pen drew: a notebook's lines are printed fainter than a pen writes,
-    so where the two are told apart (nearly all of the lines' ink, ``LINE_SHARE``, fainter than halfway between
-    the lines' typical contrast and the other ink's), the band's ink past that halfway mark is a stroke running
-    along a line, and stays. Lines as dark as the ink (a table drawn in the same pen) keep nothing."""
-    lines = bands[0].copy()
-    for band in bands[1:]:
-        lines |= band
-    on_lines = contrast[lines > 0]
-    elsewhere = contrast[(mask > 0) & (lines == 0)]
-    if on_lines.size == 0 or elsewhere.size == 0:
+    """The pixels of the lines' bands (each line numbered in its band map) that the pen drew. A notebook's lines
+    are printed fainter than a pen writes, so where a line and the pen are told apart (three quarters of the
+    line's ink, ``LINE_SHARE``, fainter than halfway between its typical contrast and the other ink's), the ink
+    of its band past that halfway mark is a stroke running along it, and stays. Each line is judged on its own:
+    graph paper prints every fifth line bolder. Lines as dark as the ink (a table drawn in the same pen) keep
+    nothing."""
+    on_lines = np.zeros(mask.shape, np.uint8)
+    for band in bands:
+        on_lines += band > 0
+    elsewhere = contrast[(mask > 0) & (on_lines == 0)]
+    if elsewhere.size == 0:
         return 0
-    halfway = (float(np.median(on_lines)) + float(np.median(elsewhere))) / 2
-    if np.quantile(on_lines, LINE_SHARE) >= halfway:
-        return 0
-    return lines & (contrast > halfway).astype(np.uint8)
+    ink = float(np.median(elsewhere))
+    pen = np.zeros(mask.shape, np.uint8)
+    for band in bands:
+        ys, xs = np.nonzero(band)
+        if not len(ys):
+            continue
+        ids, values = band[ys, xs], contrast[ys, xs]
+        # each line's contrasts as a histogram (a row per line): its median and LINE_SHARE quantile
+        cdf = np.cumsum(np.bincount(ids * LEVELS + np.clip((values * LEVELS).astype(np.int64), 0, LEVELS - 1),
+                                    minlength=(int(ids.max()) + 1) * LEVELS).reshape(-1, LEVELS), axis=1)
+        median = (cdf < 0.5 * cdf[:, -1:]).sum(axis=1) / LEVELS
+        halfway = (median + ink) / 2
+        apart = (cdf < LINE_SHARE * cdf[:, -1:]).sum(axis=1) / LEVELS < halfway
+        darker = apart[ids] & (values > halfway[ids])
+        pen[ys[darker], xs[darker]] = 1
+    return pen & (on_lines == 1)  # where two lines cross, their inks add up: no pen there
 
 
 def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.ndarray, int] | None:
-    """The bands of the near-horizontal lines at least ``length`` long, across the frame, and their count;
-    None if there is none.
+    """The bands of the near-horizontal lines at least ``length`` long, across the frame (an int32 map, each
+    line's band numbered from 1, where the mask has ink), and their count; None if there is none.
 
     A tilted line is found as a chain of straight runs a quarter of that length: any one run may be a digit's
     bar, but only a line chains them over ``length``, slender. Chains are traced on a grid of stroke-wide cells.
@@ -94,9 +111,9 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.
     long[0] = False
     if not long.any():
         return None
-    lines = np.zeros_like(mask)
+    lines = np.zeros(mask.shape, np.int32)
     columns = np.arange(w, dtype=np.float64)
-    for i in np.nonzero(long)[0]:
+    for n, i in enumerate(np.nonzero(long)[0], 1):
         x, y, gw, gh = stats[i, :4]
         ys, xs = np.nonzero(labels[y : y + gh, x : x + gw] == i)
         slope, offset = np.polyfit((xs + x + 0.5) * cell, (ys + y + 0.5) * cell, 1)
@@ -113,8 +130,8 @@ def _horizontal_lines(mask: np.ndarray, stroke: float, length: int) -> tuple[np.
         slope, offset = np.polyfit(xs, ys + top, 1)
         thickness = len(ys) / max(1.0, float(np.ptp(xs)) + 1)
         distance = np.abs(np.arange(top, bottom)[:, None] - (slope * columns + offset)[None, :])
-        lines[top:bottom] |= (distance <= thickness / 2 + 1).astype(np.uint8)
-    return lines & mask, int(long.sum())
+        lines[top:bottom][distance <= thickness / 2 + 1] = n
+    return np.where(mask > 0, lines, 0), int(long.sum())
 
 
 def without_lines(parts: tuple, stroke: float, length: float, min_lines: int = 1,

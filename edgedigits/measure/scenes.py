@@ -176,28 +176,29 @@ def _ends(skeleton: np.ndarray) -> np.ndarray:
     return skeleton & (count == 2).astype(np.uint8)
 
 
+def _neighbours(skeleton: np.ndarray, y: int, x: int) -> list[tuple[int, int]]:
+    """The skeleton's pixels among the 8 around (y, x)."""
+    h, w = skeleton.shape
+    return [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
+            if (dy or dx) and 0 <= y + dy < h and 0 <= x + dx < w and skeleton[y + dy, x + dx]]
+
+
 def _pruned(skeleton: np.ndarray, half: np.ndarray) -> np.ndarray:
     """The skeleton without its spurs: a branch from an end to its junction that does not reach out of the
     junction's own disc (its length and its end's half width within the junction's half width, ``half`` being the
     distance to the outline) comes from a bump of the outline, not from a stroke; a bold digit's short arms do
     reach out, and stay."""
     out = skeleton.copy()
-    h, w = skeleton.shape
-
-    def neighbours(y, x):
-        return [(y + dy, x + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                if (dy or dx) and 0 <= y + dy < h and 0 <= x + dx < w and skeleton[y + dy, x + dx]]
-
     for y, x in zip(*np.nonzero(_ends(skeleton))):
         branch, seen = [(y, x)], {(y, x)}
         while True:
-            step = [p for p in neighbours(*branch[-1]) if p not in seen]
-            if len(step) != 1 or len(neighbours(*step[0])) > 2:
+            step = [p for p in _neighbours(skeleton, *branch[-1]) if p not in seen]
+            if len(step) != 1 or len(_neighbours(skeleton, *step[0])) > 2:
                 junction = step[0] if len(step) == 1 else branch[-1]
                 break
             branch.append(step[0])
             seen.add(step[0])
-        if len(neighbours(*junction)) <= 2:  # a stroke with no junction: its whole line
+        if len(_neighbours(skeleton, *junction)) <= 2:  # a stroke with no junction: its whole line
             continue
         if len(branch) + half[y, x] <= half[junction] + 1:
             for py, px in branch:
@@ -234,9 +235,7 @@ def _to_tips(skeleton: np.ndarray, ink: np.ndarray, back: int) -> np.ndarray:
         path, seen = [(y, x)], {(y, x)}
         while len(path) <= back + 1:  # walk back along the branch
             cy, cx = path[-1]
-            step = [(cy + dy, cx + dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1)
-                    if (dy or dx) and 0 <= cy + dy < h and 0 <= cx + dx < w and skeleton[cy + dy, cx + dx]
-                    and (cy + dy, cx + dx) not in seen]
+            step = [p for p in _neighbours(skeleton, cy, cx) if p not in seen]
             if len(step) != 1:
                 break
             path.append(step[0])

@@ -521,3 +521,55 @@ def test_a_grid_line_along_a_marker_digit_goes():
     cleaned = remove_lines(mask, 1.7, 320, min_lines=PAGE_LINES)
     assert not cleaned[:190, 299:302].any() and not cleaned[350:, 299:302].any()
     assert cleaned[200:340, 290:400].any()
+
+
+def test_a_sharp_shadow_across_the_page_is_no_ink(mnist, int8):
+    """A generated photo (``make_photo``, seed 90): a phone's sharp shadow across grid paper, three small digits
+    beside it. The paper's brightness steps at the shadow's edge; enlarged from the reduced copy it is measured on,
+    the step leaned over its dark side and was taken for ink, a stroke the height of the frame, read as a 1 while
+    the digits were dropped as specks beside it."""
+    from edgedigits.reader.vision.ink import find_ink
+
+    scene = scenes.make_photo(np.random.default_rng(90), mnist.test.images, mnist.test.labels)
+    ink = find_ink(scene.image)
+    assert ink.stats[1:, 3].max() < ink.labels.shape[0] / 4, ink.stats[1:]  # nothing follows the shadow's edge
+    dets = sorted(_read(scene.image, int8), key=lambda d: d.box[0])
+    assert [d.label for d in dets] == [int(v) for v in scene.labels]
+
+
+def test_a_stroke_pressed_lighter_keeps_its_core(mnist):
+    """A stretch of a digit drawn with a lighter hand: the crop's stroke cores are one level there and elsewhere, as
+    MNIST's are (a 9 whose loop was fainter on one side was read as 3)."""
+    import cv2
+
+    from edgedigits.reader.vision.ink import ink_image
+
+    glyph = scenes._restroke(scenes._glyph(mnist.test.images[0], 120), 8.0)
+    strength = np.where(np.arange(glyph.shape[1]) < glyph.shape[1] // 4, 0.45, 0.85).astype(np.float32)
+    page = np.full((200, 200), 220, np.float32)
+    region = page[40 : 40 + glyph.shape[0], 50 : 50 + glyph.shape[1]]
+    region[:] *= 1 - strength * glyph
+    crop = ink_image(cv2.cvtColor(page.astype(np.uint8), cv2.COLOR_GRAY2BGR))
+    core = cv2.erode((glyph > 0.9).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    inside = crop[40 : 40 + glyph.shape[0], 50 : 50 + glyph.shape[1]]
+    left, right = (np.median(inside[core & (strength[None] == s)]) for s in (0.45, 0.85))
+    assert left >= 0.9 * right, (left, right)  # within a stroke of the darker part, a little of its level leaks
+
+
+@pytest.mark.mnist
+def test_a_two_with_a_long_tail_is_one_digit(mnist, int8):
+    """A 2 whose tail runs out to 2.1 times its height (MNIST's widest digits reach 2.22) is a digit, not a line:
+    read whole, not as a 2 and a rest."""
+    import cv2
+
+    twos = np.flatnonzero(mnist.test.labels == 2)[:30]
+    read = []
+    for i in twos:
+        glyph = scenes._glyph(mnist.test.images[i], 60)
+        wide = cv2.resize(glyph, (int(2.1 * glyph.shape[0]), glyph.shape[0]), interpolation=cv2.INTER_LINEAR)
+        others = [scenes._glyph(mnist.test.images[j], 60) for j in (0, 1)]  # a 7 and a 2 set the line's height
+        frame = _page((640, 240), [(others[0], 40, 90), (wide, 160, 90), (others[1], 480, 90)])
+        dets = _read(frame, int8)
+        mine = [d for d in dets if 140 < d.box[0] + d.box[2] / 2 < 440]
+        read.append(len(mine) == 1 and mine[0].label == 2 and mine[0].box[2] >= 0.9 * wide.shape[1])
+    assert np.mean(read) >= 0.8, read

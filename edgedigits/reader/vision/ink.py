@@ -45,6 +45,9 @@ STRONG_SIGMAS = 6.0  # strong ink, this many above the paper's own (one false pi
 STRONG_INK = 0.5  # a stroke reaches half the contrast of the strongest ink within a quarter of the frame...
 SEEN_THROUGH = 0.35  # ...and a third of the frame's ink contrast: ink seen through the page has a quarter or less
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
+RESOLVED_STROKE = 3.0  # (crops) pixels: a stroke this wide keeps its full contrast at its core through a lens's blur
+DIGIT_INK = 0.9  # (crops) a digit's own strong ink: the level nine tenths of its ink stays under
+STEP = WEAK_INK * MIN_INK_CONTRAST  # (2.) a step in the paper's brightness that enlarging it would turn into ink
 
 
 @dataclass
@@ -153,7 +156,23 @@ def _background(plane: np.ndarray, kernel_px: float) -> np.ndarray:
     k = max(3, int(round(kernel_px / factor)) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
     background = cv2.blur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), (3, 3))
-    return cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32), background
+    full = cv2.resize(background, (w, h), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+    if factor > 1 and _has_step(background):
+        # Enlarged, a sharp shadow's step leans over its dark side, where the paper would look brighter than it
+        # is and the step would pass for ink. A closing at full size (a rectangle: cheap) keeps the step sharp.
+        side = max(3, int(round(kernel_px)) | 1)
+        sharp = cv2.morphologyEx(plane, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (side, side)))
+        full = np.minimum(full, sharp.astype(np.float32))
+    return full, background
+
+
+def _has_step(background: np.ndarray) -> bool:
+    """Does the paper's brightness (a reduced copy) change somewhere between neighbouring pixels by more than the
+    faintest ink differs from its paper? Light falls off smoothly; only a sharp shadow's edge steps like that."""
+    import cv2
+
+    steps = cv2.morphologyEx(background, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
+    return bool(np.any(steps > STEP * np.maximum(background, 16)))
 
 
 def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
@@ -269,4 +288,23 @@ def ink_image(image: np.ndarray, light: bool | None = None) -> np.ndarray | None
         return None
     big = np.flatnonzero(ink.stats[:, 4] >= ink.stroke ** 2)
     keep = np.isin(ink.labels, big[big > 0])
-    return np.where(keep, np.maximum(ink.contrast - ink.weak / 2, 0), 0).astype(np.float32)
+    return stroke_ink(ink.contrast, ink.weak, keep, ink.stroke)
+
+
+def stroke_ink(contrast: np.ndarray, weak: np.ndarray, keep: np.ndarray, stroke: float) -> np.ndarray:
+    """A digit's ink as the classifier sees it: the contrast over half the weak threshold where ``keep``, its
+    strokes' cores brought to one level, as MNIST's are: each pixel is divided by the strongest ink within a stroke
+    width (``stroke`` pixels), or by ``STRONG_INK`` of the digit's own strong ink where that is more. A pen pressed
+    lighter along a stroke, or light falling unevenly across a digit, changes no shape; the strokes' soft edges
+    stay, and fainter marks in the crop (the rests of a ruled line) stay faint. Strokes thinner than
+    ``RESOLVED_STROKE`` keep their grey levels."""
+    import cv2
+
+    values = np.where(keep, np.maximum(contrast - weak / 2, 0), 0).astype(np.float32)
+    inked = values[values > 0]
+    if stroke < RESOLVED_STROKE or not inked.size:  # a thin stroke's grey level says how thin it is
+        return values
+    k = 2 * int(np.ceil(stroke)) + 1
+    level = cv2.dilate(values, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    np.maximum(level, STRONG_INK * np.quantile(inked, DIGIT_INK), out=level)
+    return values / level

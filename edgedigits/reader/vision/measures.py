@@ -14,7 +14,8 @@ MIN_STROKES_TALL = 2.0  # a digit is at least 2 stroke widths tall (a bold one t
 SPECK_HEIGHT = 0.4  # a digit is at least 40% as tall as the frame's typical digit (a written "-" or dot is less)
 MAX_DIGIT_HEIGHT = 1.6  # joined pieces are at most 1.6x the typical digit height or their tallest piece
                         # (more: two digits stacked)
-MAX_ASPECT = 2.0  # a digit is at most twice as wide as it is tall (a 2 with a long tail); wider is a line
+MAX_ASPECT = 2.25  # a digit is at most this much wider than tall (a 2 with a long tail: MNIST's widest is 2.22
+                   # times); wider is a line
 UPRIGHT_LINE = 12.0  # a piece 12x taller than wide is a line's rest for the digit height (a 1 has slant or width)
 SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
 

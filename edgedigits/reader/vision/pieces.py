@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from edgedigits.digit import normalize_digit
-from edgedigits.reader.vision.ink import Ink, relative_contrast
+from edgedigits.reader.vision.ink import Ink, relative_contrast, stroke_ink
 from edgedigits.reader.vision.measures import (
     MAX_ASPECT,
     MAX_DIGIT_HEIGHT,
@@ -222,7 +222,7 @@ class Finder:
         if ink.scale == 1.0 or ph >= CROP_HEIGHT:  # enough pixels on the working copy
             contrast = ink.contrast[y : y + ph, x : x + pw]
             weak = ink.weak[y : y + ph, x : x + pw]
-            crop = np.where(keep > 0, np.maximum(contrast - weak / 2, 0), 0)
+            crop = stroke_ink(contrast, weak, keep > 0, ink.stroke)
         else:  # a small digit of a big photo: cut it at full resolution
             x_in, y_in, w_in, h_in = box_in
             size = (max(1, w_in), max(1, h_in))
@@ -232,7 +232,7 @@ class Finder:
                               np.ones((3, 3), np.uint8), iterations=max(1, int(round(1 / ink.scale))))
             contrast = relative_contrast(full, background)
             weak = cv2.resize(ink.weak[y : y + ph, x : x + pw], size, interpolation=cv2.INTER_LINEAR)
-            crop = np.where((grow > 0) & (contrast > weak), contrast - weak / 2, 0)
+            crop = stroke_ink(contrast, weak, (grow > 0) & (contrast > weak), ink.stroke / ink.scale)
         self.crops.append(Detection(box_in, normalize_digit(crop), ink=(own, x, y, ink.scale)))
         return len(self.crops) - 1
 

@@ -11,6 +11,8 @@ the finder's choices play no part. For every model, side by side:
 - generated junk (``training.junk`` on MNIST test digits, a seed training never uses): the share rejected, per kind;
 - 1,000 MNIST test digits with broken strokes (``training.degrade.stroke_gaps``: a pen that skipped, a thin line the
   threshold broke): read right, and rejected;
+- continental 7s: every MNIST test 7 given a bar across its stem (``training.degrade.continental``) high on it
+  (just under the top stroke, as writers with a hooked top cross it) and at its middle: the share read 7;
 - the 10k MNIST test set: accuracy (a reject counts as wrong) and reject rate.
 
 Writes results/crops.json, crops.md and crops.png (every real crop, its label and each model's answer).
@@ -37,6 +39,7 @@ CUT = (0.05, 0.12)  # ...or loses this share of it on one side (the boxes hold a
 JUNK_COUNT = 600
 JUNK_SEED = 2026  # training draws from (seed, epoch) with seed 42: never this one
 BROKEN = 1000
+BARS = {"high": (0.2, 0.35), "middle": (0.45, 0.65)}  # a 7's bar: its height on the digit, from the top
 
 
 def variant_box(box, shape, rng) -> list[int]:
@@ -120,7 +123,7 @@ def main() -> int:
     from edgedigits.digit import DIGITS, NOT_A_DIGIT, normalize_digit
     from edgedigits.measure import photos
     from edgedigits.training import mnist
-    from edgedigits.training.degrade import stroke_gaps
+    from edgedigits.training.degrade import continental, stroke_gaps
     from edgedigits.training.junk import JUNK as JUNK_KINDS
     from edgedigits.training.junk import junk
 
@@ -134,9 +137,13 @@ def main() -> int:
     gaps_rng = np.random.default_rng(JUNK_SEED + 1)
     broken = np.stack([normalize_digit(stroke_gaps(img, gaps_rng)) for img in test.images[:BROKEN]])
     kinds = np.array(kinds)
+    sevens = test.images[test.labels == 7]
+    bar_rng = np.random.default_rng(JUNK_SEED + 2)
+    crossed = {where: np.stack([normalize_digit(continental(img, 7, bar_rng, bars)) for img in sevens])
+               for where, bars in BARS.items()}
     report = {"date": time.strftime("%Y-%m-%d"), "photos": str(root), "boxes": BOXES.name,
               "real": len(real["labels"]), "variants": len(varied["labels"]), "junk": JUNK_COUNT,
-              "broken": BROKEN, "models": []}
+              "broken": BROKEN, "sevens": len(sevens), "bars": BARS, "models": []}
     rows, answers = [], {}
     names = args.model or MODELS
     with progress_bar("classifying crops and MNIST", total=len(names)) as advance:
@@ -148,6 +155,7 @@ def main() -> int:
                      "variants": score(clf.predict(varied["digits"]), varied["labels"]),
                      "broken": score(clf.predict(broken), test.labels[:BROKEN]),
                      "mnist": score(clf.predict_many(test.images), test.labels)}
+            entry["crossed_7"] = {where: float(np.mean(clf.predict(c).argmax(1) == 7)) for where, c in crossed.items()}
             answers[path.name] = real_probs.argmax(1)
             junk_pred = clf.predict(junk).argmax(1)
             if clf.classes > DIGITS:
@@ -159,19 +167,22 @@ def main() -> int:
             report["models"].append(entry)
             r, v, b, m = entry["real"], entry["variants"], entry["broken"], entry["mnist"]
             junk_text = f"{entry['junk_rejected']:.1%}" if "junk_rejected" in entry else "cannot reject"
+            crossed_text = ", ".join(f"{where} {share:.1%}" for where, share in entry["crossed_7"].items())
             rows.append([path.name, f"{r['right']}/{r['n']} ({r['accuracy']:.1%})", f"{r['reject_rate']:.1%}",
                          f"{v['accuracy']:.1%}", f"{v['reject_rate']:.1%}", junk_text, f"{b['accuracy']:.1%}",
-                         f"{b['reject_rate']:.1%}", f"{m['accuracy']:.2%}",
-                         f"{m['reject_rate']:.2%}"])
+                         f"{b['reject_rate']:.1%}", *(f"{share:.1%}" for share in entry["crossed_7"].values()),
+                         f"{m['accuracy']:.2%}", f"{m['reject_rate']:.2%}"])
             print(f"{path.name}: real {r['right']}/{r['n']}, rejected {r['rejected']}; variants {v['accuracy']:.1%}, "
                   f"rejected {v['rejected']}; junk rejected {junk_text}; broken strokes {b['accuracy']:.1%}; "
+                  f"crossed 7s read {crossed_text}; "
                   f"MNIST {m['accuracy']:.2%}", file=sys.stderr)
             advance()
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "crops.json").write_text(json.dumps(report, indent=1) + "\n")
     sheet(real, answers, args.out / "crops.png")
     header = ["model", "real crops read right", "real rejected", f"{report['variants']} shifted/cut: right",
-              "rejected", f"junk rejected ({JUNK_COUNT})", f"{BROKEN} broken strokes: right", "rejected", "MNIST test",
+              "rejected", f"junk rejected ({JUNK_COUNT})", f"{BROKEN} broken strokes: right", "rejected",
+              *(f"{len(sevens)} 7s crossed {w}: read 7" for w in BARS), "MNIST test",
               "MNIST rejected"]
     by_kind = [[e["model"], *(f"{e['junk_rejected_by_kind'][k]:.1%}" for k in JUNK_KINDS)]
                for e in report["models"] if "junk_rejected_by_kind" in e]

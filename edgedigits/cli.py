@@ -72,6 +72,9 @@ def cli():
               "10-class teacher (--teacher seed) teaches a camera model the digits, and the junk keeps its label.")
 @click.option("--distill", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="The teacher's share of each target; the rest is the true label.")
+@click.option("--wise", type=click.FloatRange(0, 1, min_open=True), default=1.0, show_default=True,
+              help="Fine-tune: ship this share of the learned weights averaged with the --init-from ones (WiSE-FT). "
+              "0.5 keeps more of what the start model read and most of what the fine-tune taught.")
 @click.option("--user-data", type=click.Path(file_okay=False, exists=True), default=None,
               help="Learn your own writing: mix the labelled crops of this folder (from --collect and `edgedigits "
               "label`) into every epoch, with MNIST replay. Use with --init-from camera and a few epochs.")
@@ -85,7 +88,8 @@ def cli():
               "multiworker reads TF_CONFIG.")
 @click.option("--bundle", is_flag=True, hidden=True, help="Copy the result into the package as the bundled model.")
 def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label_smoothing, no_augment, limit, data,
-          out, resume, init_from, teacher, distill, user_data, user_holdout, mixed_precision, distribute, bundle):
+          out, resume, init_from, teacher, distill, wise, user_data, user_holdout, mixed_precision, distribute,
+          bundle):
     """Train a CNN on MNIST; writes model.keras, metrics.json, history.json and PNG plots to --out.
 
     A checkpoint is saved after every epoch: after an interruption, run the same command with --resume.
@@ -100,7 +104,7 @@ def train(arch, recipe, epochs, batch_size, lr, seed, val_split, val_seed, label
                       seed=seed, val_split=val_split, val_seed=val_seed, augment=not no_augment,
                       label_smoothing=label_smoothing, mixed_precision=mixed_precision, distribute=distribute,
                       limit=limit, init_from=init_from, teacher=teacher, distill=distill, user_data=user_data,
-                      user_holdout=user_holdout)
+                      user_holdout=user_holdout, wise=wise)
     run(cfg, out or Path("runs") / arch, sys.argv[1:], data=data, resume=resume, bundle=bundle, epochs_given=epochs)
 
 

@@ -216,6 +216,22 @@ def test_init_from_starts_from_the_given_weights(tmp_path):
         train(TrainConfig(**{**vars(tuned), "init_from": str(tmp_path / "none.keras")}), tmp_path / "e", data=DATA)
 
 
+def test_wise_ships_the_average_of_the_learned_and_the_start_weights(tmp_path):
+    import keras
+
+    base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
+    first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
+    tuned = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=4, lr=1e-2,
+                        init_from=str(first))
+    learned, _, _ = train(tuned, tmp_path / "b", data=DATA, verbose=0)
+    halfway, _, _ = train(TrainConfig(**{**vars(tuned), "wise": 0.5}), tmp_path / "c", data=DATA, verbose=0)
+    start, end, mid = (keras.models.load_model(p).layers[1].get_weights()[0] for p in (first, learned, halfway))
+    assert not np.allclose(start, end, atol=1e-3)  # the fine-tune moved the weights...
+    assert np.allclose(mid, (start + end) / 2, atol=1e-5)  # ...and half of that move ships
+    with pytest.raises(EdgeDigitsError, match="--wise"):
+        train(TrainConfig(**{**vars(base), "wise": 0.5}), tmp_path / "d", data=DATA, verbose=0)
+
+
 def test_distilled_targets_mix_the_label_with_the_softened_teacher():
     from edgedigits.training.train import TEMPERATURE, distilled
 

@@ -33,7 +33,8 @@ STROKE_RANGE = (1.4, 4.8)  # box pixels: from a hair-line left by a 1 px pen to 
 ELASTIC_ALPHA, ELASTIC_SIGMA = 6.0, 4.0  # pixels of displacement at 28x28, and the smoothness of the field
 BLUR_SIGMA = (0.4, 1.1)
 JPEG_QUALITY = (25, 85)
-BAR_AT = (0.45, 0.65)  # a 7's bar: its height on the stem (share of the digit's height, from the top)
+BAR_AT = (0.2, 0.65)  # a 7's bar: its height (share of the digit's, from the top), anywhere from just under the
+                      # top stroke to two thirds down: writers with a hooked top cross the stem high
 BAR_HALF = (0.2, 0.35)  # and its half length (share of the digit's width, at least two strokes wide)
 FLAG_LENGTH = (0.25, 0.45)  # a 1's flag: its length (share of the digit's height)
 FLAG_GAP = (25, 40)  # degrees between a 1's flag and its stem: an acute angle (a 7's bar meets its stem near 90)
@@ -51,9 +52,9 @@ def _elastic(img: np.ndarray, rng) -> np.ndarray:
     return cv2.remap(img, grid_x + dx, grid_y + dy, cv2.INTER_LINEAR, borderValue=0)
 
 
-def _continental(img: np.ndarray, label: int, rng) -> np.ndarray:
-    """A 7 given a bar across its stem, or a 1 given a long flag at its top; any other digit as it is. The new
-    stroke is as wide as the digit's own (measured the way ``normalize_digit`` measures it)."""
+def continental(img: np.ndarray, label: int, rng, bar_at: tuple[float, float] = BAR_AT) -> np.ndarray:
+    """A 7 given a bar across its stem (at a height drawn from ``bar_at``), or a 1 given a long flag at its top;
+    any other digit as it is. The new stroke is as wide as the digit's own (measured as ``normalize_digit`` does)."""
     import cv2
 
     ys, xs = np.nonzero(img > 127)
@@ -63,7 +64,7 @@ def _continental(img: np.ndarray, label: int, rng) -> np.ndarray:
     thick = max(1, int(round(stroke_width(img > 127))))
     out = img.copy()
     if label == 7:
-        row = top + int(round(rng.uniform(*BAR_AT) * height))
+        row = top + int(round(rng.uniform(*bar_at) * height))
         stem = xs[ys == row]
         if not len(stem):
             return img
@@ -168,7 +169,7 @@ def degrade(images: np.ndarray, rng: np.random.Generator, labels: np.ndarray | N
         p_raw, p_stroke, p_elastic, p_jitter, p_blur, p_noise, p_jpeg, p_continental, p_gap = draws[i]
         if p_raw >= P_RAW:
             if labels is not None and p_continental < P_CONTINENTAL:
-                img = _continental(img, int(labels[i]), rng)
+                img = continental(img, int(labels[i]), rng)
             if p_elastic < P_ELASTIC:
                 img = _elastic(img, rng)
             if p_gap < P_GAP:

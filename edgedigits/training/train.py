@@ -55,6 +55,7 @@ class TrainConfig:
     distill: float = 0.5  # the teacher's share of each target (the rest is the true label)
     user_data: str | None = None  # a crops folder (``crops.folder``): its labelled crops are mixed into each epoch
     user_holdout: float = 0.2  # the latest share of each class of those crops, never trained on
+    wise: float = 1.0  # fine-tune: the learned weights' share of the shipped model, the rest the --init-from ones
 
 
 STATE = "state.json"
@@ -219,6 +220,8 @@ def train(cfg: TrainConfig, out: Path, data: str | None = None, resume: bool = F
         raise EdgeDigitsError("--teacher goes with the camera recipe (its crops are drawn before each epoch)")
     if not 0.0 <= cfg.distill <= 1.0:
         raise EdgeDigitsError(f"--distill must be in [0, 1], got {cfg.distill}")
+    if not 0.0 < cfg.wise <= 1.0 or (cfg.wise < 1.0 and not cfg.init_from):
+        raise EdgeDigitsError(f"--wise must be in (0, 1] and goes with --init-from, got {cfg.wise}")
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise EdgeDigitsError("--epochs and --batch-size must be at least 1")
     user = None
@@ -345,11 +348,22 @@ def _fit(cfg, out, ds, state, x_train, y_train, x_val, y_val, started, verbose, 
     keras.mixed_precision.set_global_policy("float32")  # the shipped model is float32 whatever was trained
     final = architectures.build(cfg.arch)  # float32, uncompiled: no optimizer state in the shipped file
     model.load_weights(out / state.get("best", BEST))
-    final.set_weights(model.get_weights())
+    final.set_weights(shipped_weights(model.get_weights(), cfg, final))
     with atomic_path(out / "model.keras") as tmp:
         final.save(tmp)
     write_json(out / "history.json", state["history"])
     return out / "model.keras", ds, state
+
+
+def shipped_weights(learned: list, cfg: TrainConfig, model) -> list:
+    """The weights to ship: those learned, or with ``--wise`` below 1 a weighted average of them and the
+    ``--init-from`` weights (WiSE-FT, Wortsman et al., 2022). The average keeps more of what the start model read
+    while keeping most of what the fine-tune taught it."""
+    if not cfg.init_from or cfg.wise >= 1.0:
+        return learned
+    start = _init_weights(model, cfg)
+    return [cfg.wise * w + (1 - cfg.wise) * s if np.issubdtype(w.dtype, np.floating) else w
+            for w, s in zip(learned, start)]
 
 
 def _teacher(cfg: TrainConfig, classes: int):

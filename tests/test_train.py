@@ -193,6 +193,13 @@ def test_label_smoothing_trains(tmp_path):
 
 
 @pytest.mark.mnist
+def _start_and_tune(tmp_path, lr: float):
+    """A tiny micro run in tmp_path/a, and the config of a fine-tune from it at ``lr``: (base, its model, tuned)."""
+    base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
+    first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
+    return base, first, TrainConfig(**{**vars(base), "seed": 4, "lr": lr, "init_from": str(first)})
+
+
 def test_init_from_starts_from_the_given_weights(tmp_path):
     import hashlib
 
@@ -200,10 +207,7 @@ def test_init_from_starts_from_the_given_weights(tmp_path):
 
     from edgedigits.runtime.bundled import bundled
 
-    base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
-    first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
-    tuned = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=4, lr=1e-9,
-                        init_from=str(first))
+    base, first, tuned = _start_and_tune(tmp_path, lr=1e-9)
     path, _, state = train(tuned, tmp_path / "b", data=DATA, verbose=0)
     assert state["init_from"]["sha256"] == hashlib.sha256(first.read_bytes()).hexdigest()
     start = keras.models.load_model(first).layers[1].get_weights()[0]
@@ -219,10 +223,7 @@ def test_init_from_starts_from_the_given_weights(tmp_path):
 def test_wise_ships_the_average_of_the_learned_and_the_start_weights(tmp_path):
     import keras
 
-    base = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=3)
-    first, _, _ = train(base, tmp_path / "a", data=DATA, verbose=0)
-    tuned = TrainConfig(arch="micro", epochs=1, batch_size=50, limit=400, distribute="none", seed=4, lr=1e-2,
-                        init_from=str(first))
+    base, first, tuned = _start_and_tune(tmp_path, lr=1e-2)
     learned, _, _ = train(tuned, tmp_path / "b", data=DATA, verbose=0)
     halfway, _, _ = train(TrainConfig(**{**vars(tuned), "wise": 0.5}), tmp_path / "c", data=DATA, verbose=0)
     start, end, mid = (keras.models.load_model(p).layers[1].get_weights()[0] for p in (first, learned, halfway))

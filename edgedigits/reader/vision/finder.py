@@ -11,7 +11,7 @@ import numpy as np
 from edgedigits.digit import DIGITS, NOT_A_DIGIT
 from edgedigits.reader.vision.ink import as_image, find_ink
 from edgedigits.reader.vision.lines import LINE_LENGTH, PAGE_LINES, without_lines
-from edgedigits.reader.vision.measures import MAX_ASPECT, digit_height
+from edgedigits.reader.vision.measures import GROUP_ASPECT, digit_height
 from edgedigits.reader.vision.page import Page, box_back, find_pages, painted, rectify
 from edgedigits.reader.vision.pieces import (
     MAX_CLUSTER,
@@ -110,7 +110,7 @@ def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: Vi
             for end in range(start + 1, len(cluster) + 1):
                 ids = cluster[start:end]
                 box = finder.box(ids)
-                if box[2] > MAX_ASPECT * box[3] and end - start > 1:
+                if box[2] > GROUP_ASPECT * box[3] and end - start > 1:
                     break
                 if finder.side_by_side(ids):
                     continue

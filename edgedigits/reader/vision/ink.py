@@ -46,7 +46,6 @@ STRONG_INK = 0.5  # a stroke reaches half the contrast of the strongest ink with
 SEEN_THROUGH = 0.35  # ...and a third of the frame's ink contrast: ink seen through the page has a quarter or less
 WEAK_INK = 0.5  # weak ink, kept when connected to strong ink, has half the strong threshold (Canny's ratio)
 RESOLVED_STROKE = 3.0  # (crops) pixels: a stroke this wide keeps its full contrast at its core through a lens's blur
-DIGIT_INK = 0.9  # (crops) a digit's own strong ink: the level nine tenths of its ink stays under
 STEP = WEAK_INK * MIN_INK_CONTRAST  # (2.) a step in the paper's brightness that enlarging it would turn into ink
 
 
@@ -294,17 +293,18 @@ def ink_image(image: np.ndarray, light: bool | None = None) -> np.ndarray | None
 def stroke_ink(contrast: np.ndarray, weak: np.ndarray, keep: np.ndarray, stroke: float) -> np.ndarray:
     """A digit's ink as the classifier sees it: the contrast over half the weak threshold where ``keep``, its
     strokes' cores brought to one level, as MNIST's are: each pixel is divided by the strongest ink within a stroke
-    width (``stroke`` pixels), or by ``STRONG_INK`` of the digit's own strong ink where that is more. A pen pressed
+    width (``stroke`` pixels), or by ``STRONG_INK`` of the digit's strongest ink where that is more. A pen pressed
     lighter along a stroke, or light falling unevenly across a digit, changes no shape; the strokes' soft edges
     stay, and fainter marks in the crop (the rests of a ruled line) stay faint. Strokes thinner than
     ``RESOLVED_STROKE`` keep their grey levels."""
     import cv2
 
-    values = np.where(keep, np.maximum(contrast - weak / 2, 0), 0).astype(np.float32)
-    inked = values[values > 0]
-    if stroke < RESOLVED_STROKE or not inked.size:  # a thin stroke's grey level says how thin it is
+    values = np.subtract(contrast, weak / 2, dtype=np.float32)
+    values[~keep] = 0
+    np.maximum(values, 0, out=values)
+    strongest = float(values.max())
+    if stroke < RESOLVED_STROKE or strongest <= 0:  # a thin stroke's grey level says how thin it is
         return values
     k = 2 * int(np.ceil(stroke)) + 1
     level = cv2.dilate(values, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
-    np.maximum(level, STRONG_INK * np.quantile(inked, DIGIT_INK), out=level)
-    return values / level
+    return np.divide(values, np.maximum(level, STRONG_INK * strongest, out=level), out=values)

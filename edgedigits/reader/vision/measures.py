@@ -16,6 +16,8 @@ MAX_DIGIT_HEIGHT = 1.6  # joined pieces are at most 1.6x the typical digit heigh
                         # (more: two digits stacked)
 MAX_ASPECT = 2.25  # a digit is at most this much wider than tall (a 2 with a long tail: MNIST's widest is 2.22
                    # times); wider is a line
+GROUP_ASPECT = 2.0  # pieces joined into one digit are at most twice as wide as tall; a wider group is two digits
+                    # (and each group tried costs a reading)
 UPRIGHT_LINE = 12.0  # a piece 12x taller than wide is a line's rest for the digit height (a 1 has slant or width)
 SPLIT_ASPECT = 1.15  # a blob wider than this may be touching digits: try reading it as 2 or 3
 

@@ -77,7 +77,9 @@ def main() -> int:
     lines += markdown_table(["model", "kind", "images", "read exactly right", "digit accuracy", "extra digits"], rows)
     lines += ["", "Per source (the part of a file name before `__`), the share of its digits read, worst first:", ""]
     lines += markdown_table(["model", "source", "images", "digits", "digits read"], source_rows)
-    lines += ["", "Misread photos, with the boxes found: `photos_misread.png`."]
+    misread = (args.out / "photos_misread.png").exists()
+    lines += ["", "Misread photos, with the boxes found: `photos_misread.png`." if misread else
+              "The default model read every photo right: no `photos_misread.png`."]
     (args.out / "photos.md").write_text("\n".join(lines) + "\n")
     return 0
 

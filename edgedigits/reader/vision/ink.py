@@ -37,6 +37,7 @@ PROBE_SIDE = 120  # short side of the copy that picks the ink's plane and polari
 PROBE_CLEAR = 6.0  # ink 6 noise deviations out of the paper is clear on the probe; noise alone stays near 3
 CHROMA = 0.5  # colour planes are tried when ink stands out by its colour at least half as well as by its grey
 MIN_INK_CONTRAST = 0.12  # ink is at least 12% darker (or lighter) than its paper; below that the frame is empty
+DARK_PAPER = 16.0  # grey level: contrast is judged against paper at least this bright (near-black paper)
 PAPER = 0.4  # where the background is under 40% of the frame's typical paper (a desk, beyond the page), no ink
 # 3. Hysteresis
 NOISE_SIGMAS = 4.0  # weak ink stands this many noise deviations above the paper (a false pixel in ~30,000)
@@ -171,14 +172,14 @@ def _has_step(background: np.ndarray) -> bool:
     import cv2
 
     steps = cv2.morphologyEx(background, cv2.MORPH_GRADIENT, np.ones((3, 3), np.uint8))
-    return bool(np.any(steps > STEP * np.maximum(background, 16)))
+    return bool(np.any(steps > STEP * np.maximum(background, DARK_PAPER)))
 
 
 def relative_contrast(plane: np.ndarray, background: np.ndarray) -> np.ndarray:
     """How much darker than its paper each pixel is, as a fraction of the paper: shadows cancel out."""
     import cv2
 
-    ratio = cv2.divide(cv2.subtract(background, plane), cv2.max(background, 16.0))  # 16: near-black paper
+    ratio = cv2.divide(cv2.subtract(background, plane), cv2.max(background, DARK_PAPER))
     return np.clip(ratio, 0.0, 1.0, out=ratio)
 
 

@@ -12,12 +12,18 @@ from edgedigits.reader.vision import page as pages
 from edgedigits.reader.vision.results import Trace
 
 
-def _page_on_desk(text="4704", turn=12.0, text_y=200) -> np.ndarray:
-    """A white sheet with digits, a ruled line and a blot, turned on a dark wooden desk."""
+def _sheet(text="4704", text_y=200) -> np.ndarray:
+    """A white sheet with digits, a ruled line and a blot."""
     sheet = np.full((700, 520, 3), 236, np.uint8)
     cv2.putText(sheet, text, (60, text_y), cv2.FONT_HERSHEY_SIMPLEX, 3, (30, 30, 30), 9)
     cv2.line(sheet, (0, 420), (519, 420), (120, 120, 120), 3)  # a rule across the sheet
     cv2.circle(sheet, (260, 560), 26, (30, 30, 30), -1)  # a blot
+    return sheet
+
+
+def _page_on_desk(text="4704", turn=12.0, text_y=200) -> np.ndarray:
+    """``_sheet`` turned on a dark wooden desk."""
+    sheet = _sheet(text, text_y)
     desk = np.zeros((900, 1200, 3), np.uint8)
     desk[:] = (40, 70, 110)
     turn_m = cv2.getRotationMatrix2D((260, 350), turn, 1.0)
@@ -32,7 +38,8 @@ def test_a_page_on_a_desk_is_found_with_four_corners_and_read():
     found = pages.find_pages(frame)
     assert len(found) == 1 and found[0].corners is not None
     assert 0.2 < found[0].mask.mean() < 0.5
-    assert pages.find_pages(np.full((480, 640, 3), 230, np.uint8)) == []  # all page: read whole
+    assert pages.find_pages(np.full((480, 640, 3), 230, np.uint8)) == []  # all page: read whole...
+    assert pages.find_pages(_sheet()) == []  # ...with its dark ink too
     clf = runtime.open_model(None)
     assert [d.label for d in sorted(read_frame(frame, clf).detections, key=lambda d: d.box[0])] == [4, 7, 0, 4]
     assert read_frame(frame, clf, page="off").detections is not None  # the old way still runs

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgedigits.digit import DIGITS, NOT_A_DIGIT
-from edgedigits.reader.vision.ink import as_image, find_ink
+from edgedigits.reader.vision.ink import as_image, find_ink, plane
 from edgedigits.reader.vision.lines import LINE_LENGTH, PAGE_LINES, without_lines
 from edgedigits.reader.vision.measures import GROUP_ASPECT, digit_height
 from edgedigits.reader.vision.page import Page, box_back, find_pages, painted, rectify
@@ -45,13 +45,15 @@ def find_digits(frame: np.ndarray, classifier=None, page: str = "auto", trace: T
     if frame.ndim < 2 or frame.shape[0] < 8 or frame.shape[1] < 8:
         return []
     frame = as_image(frame)
+    grey = plane(frame, 0)  # one grey copy for the page finder and the ink
     if page == "auto":
-        sheets = find_pages(frame)
+        sheets = find_pages(frame, grey)
         if sheets:
             if trace is not None:
                 trace.pages = sheets
             return [d for sheet in sheets for d in _on_page(frame, sheet, classifier, trace, rejected)]
-    return _in_frame(frame, classifier, view=trace.view(frame) if trace is not None else None, rejected=rejected)
+    return _in_frame(frame, classifier, view=trace.view(frame) if trace is not None else None, rejected=rejected,
+                     grey=grey)
 
 
 def _on_page(frame: np.ndarray, sheet: Page, classifier, trace: Trace | None = None,
@@ -73,10 +75,10 @@ def _on_page(frame: np.ndarray, sheet: Page, classifier, trace: Trace | None = N
 
 
 def _in_frame(frame: np.ndarray, classifier, light: bool | None = None, view: View | None = None,
-              rejected: list | None = None) -> list[Detection]:
+              rejected: list | None = None, grey: np.ndarray | None = None) -> list[Detection]:
     """The digits of a frame read whole: every decision taken from all of its pixels (but the ink's polarity,
-    when ``light`` says it: ink on a sheet of paper is darker than the sheet)."""
-    ink = find_ink(frame, light)
+    when ``light`` says it: ink on a sheet of paper is darker than the sheet; ``grey``: its grey plane)."""
+    ink = find_ink(frame, light, grey)
     if ink is None:
         return []
     # Ruled or grid paper first: several parallel lines across half the frame, which no digit draws. Digits

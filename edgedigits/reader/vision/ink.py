@@ -219,6 +219,8 @@ def _hysteresis(contrast: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     keep = np.zeros(count, bool)
     keep[labels[contrast > strong]] = True
     keep[0] = False
+    if keep[1:].all():  # the common case: every weak stroke holds strong ink, and the labels stand as they are
+        return labels, stats, weak
     relabel = np.zeros(count, np.int32)
     relabel[keep] = np.arange(1, int(keep.sum()) + 1)
     return relabel[labels], np.concatenate([stats[:1], stats[keep]]), weak
@@ -244,14 +246,15 @@ def _coarse_enough(stats: np.ndarray, stroke: float) -> bool:
     return not (w[digits] > SPLIT_ASPECT * h[digits]).any()  # a blob wider than a digit: digits touch there
 
 
-def find_ink(frame: np.ndarray, light: bool | None = None) -> Ink | None:
+def find_ink(frame: np.ndarray, light: bool | None = None, grey: np.ndarray | None = None) -> Ink | None:
     """Measure the frame's ink (see the module docstring, steps 1-4); None when there is none. ``light``: whether
-    the ink is known to be lighter than its background (None: the frame says)."""
+    the ink is known to be lighter than its background (None: the frame says); ``grey``: the frame's grey plane,
+    when known already."""
     import cv2
 
     image = as_image(frame)
     index, light = choose_plane(image, light)
-    ink_plane = plane(image, index)
+    ink_plane = grey if index == 0 and grey is not None else plane(image, index)
     if light:
         ink_plane = 255 - ink_plane
     h, w = ink_plane.shape
@@ -293,11 +296,11 @@ def ink_image(image: np.ndarray, light: bool | None = None) -> np.ndarray | None
 
 def stroke_ink(contrast: np.ndarray, weak: np.ndarray, keep: np.ndarray, stroke: float) -> np.ndarray:
     """A digit's ink as the classifier sees it: the contrast over half the weak threshold where ``keep``, its
-    strokes' cores brought to one level, as MNIST's are: each pixel is divided by the strongest ink within a stroke
-    width (``stroke`` pixels), or by ``STRONG_INK`` of the digit's strongest ink where that is more. A pen pressed
-    lighter along a stroke, or light falling unevenly across a digit, changes no shape; the strokes' soft edges
-    stay, and fainter marks in the crop (the rests of a ruled line) stay faint. Strokes thinner than
-    ``RESOLVED_STROKE`` keep their grey levels."""
+    strokes' cores brought to one level, as MNIST's are: each pixel is divided by the strongest ink in the square
+    reaching a stroke width (``stroke`` pixels) around it, or by ``STRONG_INK`` of the digit's strongest ink where
+    that is more. A pen pressed lighter along a stroke, or light falling unevenly across a digit, changes no shape;
+    the strokes' soft edges stay, and fainter marks in the crop (the rests of a ruled line) stay faint. Strokes
+    thinner than ``RESOLVED_STROKE`` keep their grey levels."""
     import cv2
 
     values = np.subtract(contrast, weak / 2, dtype=np.float32)
@@ -306,6 +309,6 @@ def stroke_ink(contrast: np.ndarray, weak: np.ndarray, keep: np.ndarray, stroke:
     strongest = float(values.max())
     if stroke < RESOLVED_STROKE or strongest <= 0:  # a thin stroke's grey level says how thin it is
         return values
-    k = 2 * int(np.ceil(stroke)) + 1
-    level = cv2.dilate(values, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    k = 2 * int(np.ceil(stroke)) + 1  # a square window: separable, ten times as fast as a disc on a bold digit
+    level = cv2.dilate(values, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k)))
     return np.divide(values, np.maximum(level, STRONG_INK * strongest, out=level), out=values)
